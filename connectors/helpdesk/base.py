@@ -1,0 +1,48 @@
+"""The interface every helpdesk client implements, so the worker never branches on the helpdesk."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from connectors.models import Customer, Message, Ticket
+
+TicketStatus = Literal["open", "pending", "resolved"]
+
+
+class Helpdesk(Protocol):
+    """Writes and reads the worker needs. Ids are strings on every platform.
+
+    `handoff_group` is the group/team/queue id that human agents work from (configured per helpdesk).
+    Writes raise connectors.errors types; OutcomeUnknown means the write may or may not have happened,
+    which is what `find_note` exists to settle for notes.
+    """
+
+    name: str
+    handoff_group: str | None
+
+    def reply(self, ticket_id: str, body: str) -> str:
+        """Send a public reply the customer receives; return the platform's id for it."""
+
+    def add_note(self, ticket_id: str, body: str) -> str:
+        """Add an internal note only agents see; return its id."""
+
+    def set_tags(self, ticket_id: str, add: list[str], remove: list[str] = ()) -> list[str]:
+        """Merge tags into the ticket's existing ones (never drop tags a human set); return the new set."""
+
+    def assign_to_group(self, ticket_id: str, group_id: str) -> None:
+        """Route the ticket to a human group/team/queue."""
+
+    def set_status(self, ticket_id: str, status: TicketStatus) -> None:
+        """open (needs an agent), pending (waiting on the customer), resolved."""
+
+    def get_ticket(self, ticket_id: str) -> Ticket:
+        """The ticket with its subject, first message and requester."""
+
+    def latest_customer_message(self, ticket_id: str) -> Message | None:
+        """The newest incoming, public message (quoted history stripped); None if there is none."""
+
+    def find_customer(self, email: str) -> Customer | None:
+        """The helpdesk's customer/contact record for this email, or None."""
+
+    def find_note(self, ticket_id: str, marker: str) -> bool:
+        """Whether an internal note containing `marker` exists (to reconcile an ambiguous note write)."""

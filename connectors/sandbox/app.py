@@ -1,0 +1,159 @@
+"""The sandbox's Flask app: one blueprint per platform plus a control API under /_sandbox.
+
+Each platform module in connectors/sandbox/ exposes the same contract:
+    PLATFORM: str                      name used in writes, faults and the control API
+    PREFIX: str                        URL prefix its blueprint is mounted at
+    blueprint: flask.Blueprint         the platform's API, paths as the vendor documents them
+    seed(section: dict) -> None        fill its part of the state with the seeded data set
+    client_env(base_url) -> dict       env vars that point our connector at this sandbox
+    fault_response(fault) -> Response  how the platform says "slow down" / "broken" (its own headers)
+and, for helpdesks (HELPDESK = True):
+    create_ticket(section, *, subject, text, email, name) -> {"ticket_id", "message_id", "customer_id"}
+    add_customer_message(section, ticket_id, text) -> {"message_id"}
+    ticket_view(section, ticket_id) -> {"ticket_id", "subject", "status", "tags", "group",
+                                         "replies": [str], "notes": [str], "requester_email"}
+The control API is for tests and the demo only; it is not part of any vendor's API.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+from flask import Flask, abort, current_app, g, jsonify, request
+
+from connectors.sandbox.state import Fault, SandboxState
+
+PLATFORM_MODULES = ("freshdesk", "kustomer", "salesforce")
+
+
+def platform_modules() -> dict[str, ModuleType]:
+    modules = {}
+    for name in PLATFORM_MODULES:
+        module = importlib.import_module(f"connectors.sandbox.{name}")
+        modules[module.PLATFORM] = module
+    return modules
+
+
+def sandbox_state() -> SandboxState:
+    return current_app.config["SANDBOX_STATE"]
+
+
+def section(platform: str) -> dict[str, Any]:
+    """The calling platform module's part of the state."""
+    return sandbox_state().section(platform)
+
+
+def record_write(platform: str, body: Any = None, **extra: Any) -> None:
+    """Platform modules call this for every request that changes state."""
+    sandbox_state().record(platform, request.method, request.path, body, **extra)
+
+
+def create_app(state: SandboxState | None = None) -> Flask:
+    app = Flask("policydesk-sandbox")
+    app.config["SANDBOX_STATE"] = state or SandboxState()
+    modules = platform_modules()
+    app.config["SANDBOX_MODULES"] = modules
+    _seed(app.config["SANDBOX_STATE"], modules)
+
+    for module in modules.values():
+        app.register_blueprint(module.blueprint, url_prefix=module.PREFIX)
+
+    @app.before_request
+    def inject_faults():
+        for name, module in modules.items():
+            if request.path.startswith(module.PREFIX + "/") or request.path == module.PREFIX:
+                g.platform = name
+                fault = sandbox_state().take_fault(name, request.method, request.path)
+                if fault:
+                    sandbox_state().record(name, request.method, request.path, None, fault=fault.status)
+                    return module.fault_response(fault)
+        return None
+
+    _register_control_api(app, modules)
+    return app
+
+
+def _seed(state: SandboxState, modules: dict[str, ModuleType]) -> None:
+    with state.lock:
+        state.data.clear()
+        state.writes.clear()
+        state.faults.clear()
+        for name, module in modules.items():
+            module.seed(state.section(name))
+
+
+def _helpdesk(modules: dict[str, ModuleType], platform: str) -> ModuleType:
+    module = modules.get(platform)
+    if module is None or not getattr(module, "HELPDESK", False):
+        abort(404, f"no helpdesk {platform!r} in the sandbox")
+    return module
+
+
+def _register_control_api(app: Flask, modules: dict[str, ModuleType]) -> None:
+    @app.get("/_sandbox/health")
+    def health():
+        return {"ok": True, "platforms": sorted(modules)}
+
+    @app.get("/_sandbox/writes")
+    def writes():
+        platform = request.args.get("platform")
+        state = sandbox_state()
+        with state.lock:
+            rows = [w for w in state.writes if platform in (None, w["platform"])]
+        return jsonify(rows)
+
+    @app.post("/_sandbox/faults")
+    def add_fault():
+        spec = request.get_json(force=True)
+        fault = Fault(
+            platform=spec["platform"],
+            status=int(spec["status"]),
+            count=int(spec.get("count", 1)),
+            method=spec.get("method"),
+            path_contains=spec.get("path_contains"),
+            retry_after=spec.get("retry_after"),
+            body=spec.get("body"),
+        )
+        with sandbox_state().lock:
+            sandbox_state().faults.append(fault)
+        return {"ok": True}, 201
+
+    @app.delete("/_sandbox/faults")
+    def clear_faults():
+        with sandbox_state().lock:
+            sandbox_state().faults.clear()
+        return {"ok": True}
+
+    @app.post("/_sandbox/reset")
+    def reset():
+        _seed(sandbox_state(), modules)
+        return {"ok": True}
+
+    @app.post("/_sandbox/<platform>/tickets")
+    def create_ticket(platform: str):
+        module = _helpdesk(modules, platform)
+        spec = request.get_json(force=True)
+        with sandbox_state().lock:
+            created = module.create_ticket(
+                sandbox_state().section(platform),
+                subject=spec.get("subject", ""),
+                text=spec.get("text", ""),
+                email=spec.get("email"),
+                name=spec.get("name"),
+            )
+        return created, 201
+
+    @app.post("/_sandbox/<platform>/tickets/<ticket_id>/messages")
+    def add_message(platform: str, ticket_id: str):
+        module = _helpdesk(modules, platform)
+        spec = request.get_json(force=True)
+        with sandbox_state().lock:
+            return module.add_customer_message(sandbox_state().section(platform), ticket_id, spec["text"]), 201
+
+    @app.get("/_sandbox/<platform>/tickets/<ticket_id>")
+    def view_ticket(platform: str, ticket_id: str):
+        module = _helpdesk(modules, platform)
+        with sandbox_state().lock:
+            return module.ticket_view(sandbox_state().section(platform), ticket_id)

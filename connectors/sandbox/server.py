@@ -1,0 +1,49 @@
+"""Running the sandbox: over HTTPS (simple-salesforce requires it) with a generated certificate."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from pathlib import Path
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from connectors.sandbox.app import create_app, platform_modules
+from connectors.sandbox.state import SandboxState
+from connectors.sandbox.tls import ensure_certificate
+
+
+class SandboxServer:
+    """The sandbox on a background thread; `env()` points every connector at it."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, cert_dir: Path):
+        self.cert, key = ensure_certificate(cert_dir)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert, key)
+        self.state = SandboxState()
+        self.app = create_app(self.state)
+        self._server: BaseWSGIServer = make_server(host, port, self.app, threaded=True, ssl_context=context)
+        self.url = f"https://{host}:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox", daemon=True)
+
+    def start(self) -> SandboxServer:
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def env(self) -> dict[str, str]:
+        return sandbox_env(self.url, self.cert)
+
+
+def sandbox_env(url: str, cert: Path | str) -> dict[str, str]:
+    """Env vars that configure every connector for the sandbox at `url`."""
+    env = {"POLICYDESK_CA_BUNDLE": str(cert)}
+    for module in platform_modules().values():
+        env.update(module.client_env(url))
+    return env

@@ -1,0 +1,49 @@
+"""Worker tunables, from the environment. Every name here is in the README."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    return int(env.get(name) or default)
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    return float(env.get(name) or default)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    task_time_limit: int          # hard limit per task run, seconds
+    max_retries: int              # retries of one event before it is handed to humans
+    retry_backoff_max: int        # the longest wait between retries, seconds
+    redelivery_cap: int           # deliveries of one attempt (worker crashes) before handing off
+    lock_wait: float              # how long an event waits for its ticket's lock before retrying
+    event_ttl: int                # how long delivery ids are remembered (longer than every sender's retries)
+    min_confidence: float         # below this the classifier's label is not trusted
+    handoff_groups: dict[str, str | None]
+
+    @property
+    def visibility_timeout(self) -> int:
+        """Above every retry delay and time limit, so Redis never redelivers a task that still runs."""
+        return max(3600, self.retry_backoff_max + self.task_time_limit + 600)
+
+
+def load_settings(env: Mapping[str, str] = os.environ) -> WorkerSettings:
+    return WorkerSettings(
+        task_time_limit=_int(env, "POLICYDESK_TASK_TIME_LIMIT", 300),
+        max_retries=_int(env, "POLICYDESK_MAX_RETRIES", 6),
+        retry_backoff_max=_int(env, "POLICYDESK_RETRY_BACKOFF_MAX", 600),
+        redelivery_cap=_int(env, "POLICYDESK_REDELIVERY_CAP", 3),
+        lock_wait=_float(env, "POLICYDESK_LOCK_WAIT", 20.0),
+        event_ttl=_int(env, "POLICYDESK_EVENT_TTL", 3 * 24 * 3600),
+        min_confidence=_float(env, "CLASSIFIER_MIN_CONFIDENCE", 0.6),
+        handoff_groups={
+            "freshdesk": env.get("FRESHDESK_HANDOFF_GROUP_ID"),
+            "kustomer": env.get("KUSTOMER_HANDOFF_TEAM_ID"),
+            "salesforce": env.get("SALESFORCE_HANDOFF_QUEUE_ID"),
+        },
+    )
