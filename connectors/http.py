@@ -39,7 +39,9 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, RateLimited | PlatformUnavailable)
 
 
-def make_retrying(*, attempts: int, max_wait: float, sleep: Callable[[float], None] | None = None) -> Retrying:
+def make_retrying(
+    *, attempts: int, max_wait: float, sleep: Callable[[float], None] | None = None
+) -> Retrying:
     """A tenacity policy shared by every connector (simple-salesforce calls included)."""
     backoff = wait_random_exponential(multiplier=0.5, max=max_wait)
 
@@ -133,7 +135,9 @@ class HttpClient:
         except (requests.Timeout, requests.ConnectionError) as exc:
             if safe or _never_sent(exc):
                 raise PlatformUnavailable(self.platform, f"{type(exc).__name__} on {method}") from exc
-            raise OutcomeUnknown(self.platform, f"{type(exc).__name__} during {method}; effect unknown") from exc
+            raise OutcomeUnknown(
+                self.platform, f"{type(exc).__name__} during {method}; effect unknown"
+            ) from exc
         log.debug("%s %s %s -> %s", self.platform, method, _path_only(url), response.status_code)
         if response.status_code < 300:
             return response
@@ -145,13 +149,15 @@ def error_for(platform: str, method: str, response: requests.Response, safe: boo
     status = response.status_code
     detail = response.text[:500]
     if status == 429:
-        return RateLimited(platform, "rate limited", status=status, detail=detail,
-                           retry_after=wait_hint(response.headers))
+        return RateLimited(
+            platform, "rate limited", status=status, detail=detail, retry_after=wait_hint(response.headers)
+        )
     if status in RETRYABLE_STATUSES or status >= 500:
         if safe:
             return PlatformUnavailable(platform, f"server error on {method}", status=status, detail=detail)
-        return OutcomeUnknown(platform, f"server error during {method}; effect unknown", status=status,
-                              detail=detail)
+        return OutcomeUnknown(
+            platform, f"server error during {method}; effect unknown", status=status, detail=detail
+        )
     if status in (401, 403):
         return AuthFailed(platform, "credentials refused", status=status, detail=detail)
     if status == 404:

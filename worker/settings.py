@@ -17,13 +17,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    task_time_limit: int          # hard limit per task run, seconds
-    max_retries: int              # retries of one event before it is handed to humans
-    retry_backoff_max: int        # the longest wait between retries, seconds
-    redelivery_cap: int           # deliveries of one attempt (worker crashes) before handing off
-    lock_wait: float              # how long an event waits for its ticket's lock before retrying
-    event_ttl: int                # how long delivery ids are remembered (longer than every sender's retries)
-    min_confidence: float         # below this the classifier's label is not trusted
+    task_time_limit: int  # hard limit per task run, seconds
+    max_retries: int  # retries of one event before it is handed to humans
+    retry_backoff_max: int  # the longest wait between retries, seconds
+    redelivery_cap: int  # deliveries of one attempt (worker crashes) before handing off
+    lock_wait: float  # how long an event waits for its ticket's lock before retrying
+    event_ttl: int  # how long delivery ids are remembered (longer than every sender's retries)
+    min_confidence: float  # below this the classifier's label is not trusted
     handoff_groups: dict[str, str | None]
 
     @property

@@ -150,7 +150,9 @@ def _register_control_api(app: Flask, modules: dict[str, ModuleType]) -> None:
         module = _helpdesk(modules, platform)
         spec = request.get_json(force=True)
         with sandbox_state().lock:
-            return module.add_customer_message(sandbox_state().section(platform), ticket_id, spec["text"]), 201
+            return module.add_customer_message(
+                sandbox_state().section(platform), ticket_id, spec["text"]
+            ), 201
 
     @app.get("/_sandbox/<platform>/tickets/<ticket_id>")
     def view_ticket(platform: str, ticket_id: str):

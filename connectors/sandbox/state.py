@@ -16,9 +16,9 @@ class Fault:
     platform: str
     status: int
     count: int = 1
-    method: str | None = None          # None matches every method
-    path_contains: str | None = None   # None matches every path of the platform
-    retry_after: float | None = None   # sent as the platform's own wait header
+    method: str | None = None  # None matches every method
+    path_contains: str | None = None  # None matches every path of the platform
+    retry_after: float | None = None  # sent as the platform's own wait header
     body: Any = None
 
     def matches(self, platform: str, method: str, path: str) -> bool:
@@ -53,8 +53,14 @@ class SandboxState:
         """Every write a connector makes, in order, for tests and the demo to read back."""
         with self.lock:
             self.writes.append(
-                {"platform": platform, "method": method, "path": path, "body": copy.deepcopy(body),
-                 "at": time.time(), **extra}
+                {
+                    "platform": platform,
+                    "method": method,
+                    "path": path,
+                    "body": copy.deepcopy(body),
+                    "at": time.time(),
+                    **extra,
+                }
             )
 
     def take_fault(self, platform: str, method: str, path: str) -> Fault | None:

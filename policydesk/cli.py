@@ -1,0 +1,75 @@
+"""The `policydesk` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="policydesk", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run the whole stack on sandbox data and show what it does")
+    demo.add_argument("--keep", action="store_true", help="leave the demo's data folder for inspection")
+
+    sandbox = commands.add_parser("sandbox", help="serve the emulated platform APIs (HTTPS)")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8443)
+
+    commands.add_parser("classify", help='classify JSON lines {"id","text"} from stdin')
+
+    redis_cmd = commands.add_parser("redis", help="the embedded Redis used when REDIS_URL is unset")
+    redis_cmd.add_argument("action", choices=["start", "stop", "url"])
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    handler = {"demo": _demo, "sandbox": _sandbox, "classify": _classify, "redis": _redis}[args.command]
+    return handler(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from policydesk.demo import run_demo
+
+    return run_demo(keep=args.keep)
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from connectors.sandbox.server import SandboxServer
+    from worker.embedded_redis import data_dir
+
+    server = SandboxServer(args.host, args.port, cert_dir=data_dir() / "tls")
+    print(f"sandbox listening on {server.url}  (control API: {server.url}/_sandbox/health)")
+    print("point policydesk at it with:")
+    for key, value in sorted(server.env().items()):
+        print(f"  export {key}={value}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from policies.classify_cli import main as classify_main
+
+    return classify_main(sys.stdin, sys.stdout)
+
+
+def _redis(args: argparse.Namespace) -> int:
+    from worker import embedded_redis
+    from worker.redis_conn import resolve_redis_url
+
+    folder: Path = embedded_redis.data_dir()
+    if args.action == "stop":
+        print("stopped" if embedded_redis.stop(folder) else "not running")
+        return 0
+    url = resolve_redis_url()
+    print(url if args.action == "url" else f"running: {url.split('@')[-1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Real parts for every test: a real Redis, the sandbox over real HTTPS, and (in stack tests) a real
+Celery worker process.
+
+Redis: POLICYDESK_TEST_REDIS_URL if set (its database is flushed, so point it at a spare one),
+else the embedded server in a temporary folder. Never REDIS_URL: tests must not flush a real store.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+
+from connectors.sandbox.server import SandboxServer
+from worker import embedded_redis
+
+TESTS = Path(__file__).parent
+FIXTURES = TESTS / "fixtures"
+SHARED = Path(os.environ.get("POLICYDESK_SHARED", TESTS.parent.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("policydesk-data")
+
+
+@pytest.fixture(scope="session")
+def redis_url(data_dir: Path) -> Iterator[str]:
+    url = os.environ.get("POLICYDESK_TEST_REDIS_URL")
+    started = False
+    if not url:
+        url = embedded_redis.ensure_running(data_dir / "redis")
+        started = True
+    yield url
+    if started:
+        embedded_redis.stop(data_dir / "redis")
+
+
+@pytest.fixture(scope="session")
+def sandbox(data_dir: Path) -> Iterator[SandboxServer]:
+    server = SandboxServer(cert_dir=data_dir / "tls").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def base_env(redis_url: str, sandbox: SandboxServer, data_dir: Path) -> dict[str, str]:
+    """The environment a deployed policydesk would have, pointed at the sandbox and the test Redis."""
+    env = {
+        "REDIS_URL": redis_url,
+        "POLICYDESK_DATA_DIR": str(data_dir),
+        "KUSTOMER_WEBHOOK_SECRET": "kustomer-webhook-token-for-tests",
+        "FRESHDESK_WEBHOOK_USER": "policydesk",
+        "FRESHDESK_WEBHOOK_PASSWORD": "freshdesk-webhook-password-for-tests",
+        "FRESHDESK_WEBHOOK_URL_SECRET": "freshdesk-url-secret-for-tests",
+        "SALESFORCE_ORG_ID": "00D5g000004AbCdEAF",
+        **sandbox.env(),
+    }
+    return env
+
+
+@pytest.fixture(scope="session")
+def configured(base_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Apply base_env to this process (the web app and connectors read os.environ)."""
+    saved = {k: os.environ.get(k) for k in base_env}
+    os.environ.update(base_env)
+    for var in ("REDIS_TLS_URL", "DYNO", "PORT", "POLICYDESK_ENV", "ANTHROPIC_API_KEY"):
+        os.environ.pop(var, None)
+    from worker.redis_conn import get_redis
+
+    get_redis.cache_clear()
+    yield base_env
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    get_redis.cache_clear()
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def sandbox_api(sandbox: SandboxServer) -> Iterator[requests.Session]:
+    """A session for the sandbox's control API; the sandbox is reset around each test."""
+    session = requests.Session()
+    session.verify = str(sandbox.cert)
+    session.base_url = sandbox.url  # type: ignore[attr-defined]
+    session.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
+    yield session
+    session.delete(f"{sandbox.url}/_sandbox/faults")

@@ -1,0 +1,93 @@
+"""Helpdesk writes for one conversation, every one through the action ledger.
+
+Tags, assignment and status are idempotent (the same write twice leaves the same ticket), so an
+interrupted attempt is simply redone. Notes carry a short reference so an interrupted note can be
+looked up on the ticket instead of being posted twice. Replies have no such lookup: an interrupted
+reply is handed to a human rather than risk sending the customer the same message twice.
+"""
+
+from __future__ import annotations
+
+from connectors.helpdesk.base import Helpdesk, TicketStatus
+from worker.conversation import Conversation
+from worker.ledger import NOT_FOUND, ActionLedger, action_key
+
+LIFECYCLE_TAGS = {
+    "active": "pd-active",
+    "waiting": "pd-waiting",
+    "resolved": "pd-resolved",
+    "handed_off": "pd-handed-off",
+}
+BASE_TAG = "policydesk"
+
+
+def type_tag(ticket_type: str) -> str:
+    return f"pd-type-{ticket_type.replace('_', '-')}"
+
+
+class TicketActions:
+    def __init__(self, desk: Helpdesk, ledger: ActionLedger, conversation: Conversation):
+        self.desk = desk
+        self.ledger = ledger
+        self.ticket_id = conversation.ticket_id
+
+    def tag(self, step: str, add: list[str], remove: list[str] = ()) -> list[str]:
+        args = {"add": sorted(add), "remove": sorted(remove)}
+        return self.ledger.perform(
+            step,
+            "set_tags",
+            args,
+            lambda: self.desk.set_tags(self.ticket_id, add, list(remove)),
+            idempotent=True,
+        )
+
+    def set_lifecycle(self, step: str, status: str, extra: list[str] = ()) -> list[str]:
+        """Exactly one lifecycle tag on the ticket, so an agent's view filters work."""
+        wanted = LIFECYCLE_TAGS[status]
+        others = [tag for tag in LIFECYCLE_TAGS.values() if tag != wanted]
+        return self.tag(step, [BASE_TAG, wanted, *extra], others)
+
+    def note(self, step: str, body: str) -> str:
+        reference = "pd-" + action_key(step, "add_note", {"ticket": self.ticket_id})[:10]
+        text = f"{body}\n(ref {reference})"
+
+        def already_posted() -> object:
+            return reference if self.desk.find_note(self.ticket_id, reference) else NOT_FOUND
+
+        return self.ledger.perform(
+            step,
+            "add_note",
+            {"ticket": self.ticket_id},
+            lambda: self.desk.add_note(self.ticket_id, text),
+            reconcile=already_posted,
+        )
+
+    def reply(self, step: str, body: str) -> str:
+        return self.ledger.perform(
+            step,
+            "reply",
+            {"ticket": self.ticket_id, "body": body},
+            lambda: self.desk.reply(self.ticket_id, body),
+        )
+
+    def assign_to_humans(self, step: str) -> str | None:
+        group = self.desk.handoff_group
+        if not group:
+            return None
+        self.ledger.perform(
+            step,
+            "assign_to_group",
+            {"group": group},
+            lambda: self.desk.assign_to_group(self.ticket_id, group),
+            idempotent=True,
+        )
+        return group
+
+    def set_status(self, step: str, status: TicketStatus) -> None:
+        self.ledger.perform(
+            step,
+            "set_status",
+            {"status": status},
+            lambda: self.desk.set_status(self.ticket_id, status),
+            idempotent=True,
+        )

@@ -1,0 +1,72 @@
+"""The Conversation: what policydesk knows and has done on one ticket, kept in Redis between events."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import redis
+
+Status = Literal["new", "active", "waiting", "resolved", "handed_off"]
+CONVERSATION_TTL = 90 * 24 * 3600  # long after any ticket's last reply; refreshed on every save
+
+
+@dataclass
+class Conversation:
+    """State of one ticket. `seen_messages` holds ids of customer messages already acted on, which is
+    how a re-delivered or out-of-order reply is recognised when the sender gives no event id."""
+
+    helpdesk: str
+    ticket_id: str
+    status: Status = "new"
+    ticket_type: str | None = None
+    confidence: float | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    policy_stack: list[str] = field(default_factory=list)
+    cursor: dict[str, Any] | None = None
+    slots: dict[str, Any] = field(default_factory=dict)
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    agent_history: list[dict[str, Any]] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)
+    seen_messages: list[str] = field(default_factory=list)
+    handoff_reason: str | None = None
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+
+    @property
+    def key(self) -> str:
+        return conversation_key(self.helpdesk, self.ticket_id)
+
+    def saw(self, message_id: str | None) -> bool:
+        return bool(message_id) and message_id in self.seen_messages
+
+    def mark_seen(self, message_id: str | None) -> None:
+        if message_id and message_id not in self.seen_messages:
+            self.seen_messages.append(message_id)
+
+    def note_turn(self, role: str, text: str) -> None:
+        """Transcript entries are capped in length: they are context, not an archive of PII."""
+        self.transcript.append({"role": role, "text": text[:2000], "at": time.time()})
+
+
+def conversation_key(helpdesk: str, ticket_id: str) -> str:
+    return f"pd:conv:{helpdesk}:{ticket_id}"
+
+
+class ConversationStore:
+    def __init__(self, client: redis.Redis):
+        self.redis = client
+
+    def load(self, helpdesk: str, ticket_id: str) -> Conversation | None:
+        raw = self.redis.get(conversation_key(helpdesk, ticket_id))
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        known = set(Conversation.__dataclass_fields__)
+        return Conversation(**{k: v for k, v in data.items() if k in known})
+
+    def save(self, conversation: Conversation) -> None:
+        conversation.updated_at = time.time()
+        self.redis.set(conversation.key, json.dumps(asdict(conversation)), ex=CONVERSATION_TTL)
