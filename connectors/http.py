@@ -11,6 +11,7 @@ Retrying is where integrations double-charge customers, so the rules are strict:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -127,8 +128,15 @@ class HttpClient:
         safe: bool,
     ) -> requests.Response:
         try:
+            # verify per request: REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE would override the session's own
             response = self.session.request(
-                method, url, params=params, json=body, headers=headers, timeout=self.timeout
+                method,
+                url,
+                params=params,
+                json=body,
+                headers=headers,
+                timeout=self.timeout,
+                verify=self.session.verify,
             )
         except requests.ConnectTimeout as exc:  # never reached the platform: safe for any method
             raise PlatformUnavailable(self.platform, f"connect timeout on {method}") from exc
@@ -171,6 +179,10 @@ def _never_sent(exc: BaseException) -> bool:
     return "NewConnectionError" in text or "Connection refused" in text
 
 
+_EMAIL_IN_PATH = re.compile(r"[^/=]+(?:@|%40)[^/]+", re.IGNORECASE)
+
+
 def _path_only(url: str) -> str:
-    """Log paths, never query strings: they can hold customer emails."""
-    return url.split("?", 1)[0]
+    """Log paths, never query strings: they can hold customer emails (and so can paths, e.g. Kustomer's
+    customers/email=...; those parts are redacted)."""
+    return _EMAIL_IN_PATH.sub("[email]", url.split("?", 1)[0])

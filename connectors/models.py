@@ -52,3 +52,89 @@ class Ticket:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+ORDER_STATUSES = (
+    "approved",
+    "processing",
+    "pending_shipment",
+    "shipped",
+    "in_transit",
+    "delivered",
+    "canceled",
+    "exception",
+)
+"""One status vocabulary for every platform, so a policy's logic reads the same everywhere."""
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str | None = None
+    street_1: str | None = None
+    street_2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    country: str | None = None
+    id: str | None = None
+
+    def one_line(self) -> str:
+        parts = [self.street_1, self.street_2, self.city, self.state, self.zip, self.country]
+        return ", ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class TrackingEvent:
+    occurred_at: str | None
+    description: str
+    location: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """One parcel. `status` uses ORDER_STATUSES; `carrier_status` keeps the platform's own code."""
+
+    tracking_number: str
+    carrier: str | None = None
+    status: str = "shipped"
+    carrier_status: str | None = None
+    status_detail: str | None = None
+    tracking_url: str | None = None
+    ship_date: str | None = None
+    estimated_delivery: str | None = None
+    actual_delivery: str | None = None
+    events: tuple[TrackingEvent, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrderItem:
+    name: str
+    quantity: int = 1
+    sku: str | None = None
+    product_id: str | None = None
+    price: float | None = None
+
+
+@dataclass(frozen=True)
+class Order:
+    """An order on any platform. Dates are ISO 8601 strings (YYYY-MM-DD or full timestamps)."""
+
+    platform: str
+    id: str
+    number: str
+    status: str
+    email: str | None = None
+    customer_id: str | None = None
+    created_at: str | None = None
+    ship_date: str | None = None
+    estimated_delivery: str | None = None
+    actual_delivery: str | None = None
+    items: tuple[OrderItem, ...] = ()
+    shipments: tuple[Shipment, ...] = ()
+    shipping_address: Address | None = None
+    total: float | None = None
+    platform_status: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -40,7 +40,7 @@ def _sandbox(args: argparse.Namespace) -> int:
     from connectors.sandbox.server import SandboxServer
     from worker.embedded_redis import data_dir
 
-    server = SandboxServer(args.host, args.port, cert_dir=data_dir() / "tls")
+    server = SandboxServer(args.host, args.port, cert_dir=data_dir() / "tls", access_log=True)
     print(f"sandbox listening on {server.url}  (control API: {server.url}/_sandbox/health)")
     print("point policydesk at it with:")
     for key, value in sorted(server.env().items()):

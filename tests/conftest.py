@@ -95,7 +95,45 @@ def sandbox_api(sandbox: SandboxServer) -> Iterator[requests.Session]:
     """A session for the sandbox's control API; the sandbox is reset around each test."""
     session = requests.Session()
     session.verify = str(sandbox.cert)
+    session.trust_env = False  # else REQUESTS_CA_BUNDLE overrides `verify` and the sandbox cert is refused
     session.base_url = sandbox.url  # type: ignore[attr-defined]
     session.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
     yield session
     session.delete(f"{sandbox.url}/_sandbox/faults")
+
+
+STACK_TUNING = {
+    # fast retries so failure paths finish within a test's patience
+    "POLICYDESK_MAX_RETRIES": "2",
+    "POLICYDESK_RETRY_BACKOFF_MAX": "2",
+    "POLICYDESK_LOCK_WAIT": "5",
+}
+
+
+@pytest.fixture(scope="session")
+def stack_env(base_env: dict[str, str]) -> dict[str, str]:
+    """The stack uses Redis database 1: unit tests flush database 0, which would drop Celery's queue
+    bindings under a running worker."""
+    url = base_env["REDIS_URL"].rsplit("/", 1)[0] + "/1"
+    redis.Redis.from_url(url).flushdb()
+    return {**base_env, **STACK_TUNING, "REDIS_URL": url}
+
+
+@pytest.fixture(scope="session")
+def stack(stack_env: dict[str, str], data_dir: Path):
+    """gunicorn + a Celery worker as real processes, configured like a deployment."""
+    from policydesk.stack import WebProcess, WorkerProcess
+
+    logs = data_dir / "logs"
+    web = WebProcess(stack_env, log_dir=logs).start()
+    worker = WorkerProcess(stack_env, log_dir=logs).start()
+    yield web
+    worker.stop()
+    web.stop()
+
+
+@pytest.fixture(scope="session")
+def customers(sandbox: SandboxServer, stack_env: dict[str, str]):
+    from policydesk.customers import SandboxCustomers
+
+    return SandboxCustomers(sandbox.url, str(sandbox.cert), stack_env)

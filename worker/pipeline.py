@@ -116,10 +116,11 @@ class EventProcessor:
         actions = TicketActions(self.desk, ledger, conversation)
         step = f"handoff-{len(conversation.seen_messages)}"
         actions.note(step, triage_note(conversation, reason))
-        extra = [type_tag(conversation.ticket_type)] if conversation.ticket_type else []
-        actions.set_lifecycle(step, "handed_off", extra)
         actions.assign_to_humans(step)
         actions.set_status(step, "open")
+        # The lifecycle tag goes last: it is the visible sign that the handoff is complete.
+        extra = [type_tag(conversation.ticket_type)] if conversation.ticket_type else []
+        actions.set_lifecycle(step, "handed_off", extra)
         conversation.status = "handed_off"
         conversation.handoff_reason = reason
         self.store.save(conversation)

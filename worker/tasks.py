@@ -128,8 +128,8 @@ def give_up(event: TicketEvent, error: str) -> str:
         )
         step = f"failure-{event.event_id or event.received_at}"
         actions.note(step, failure_note(error))
-        actions.set_lifecycle(step, "handed_off", ["pd-error"])
         actions.assign_to_humans(step)
+        actions.set_lifecycle(step, "handed_off", ["pd-error"])
         conversation.status = "handed_off"
         conversation.handoff_reason = error
         store.save(conversation)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 import threading
 from pathlib import Path
@@ -16,7 +17,9 @@ from connectors.sandbox.tls import ensure_certificate
 class SandboxServer:
     """The sandbox on a background thread; `env()` points every connector at it."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, cert_dir: Path):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, cert_dir: Path, access_log: bool = False):
+        if not access_log:  # the demo and tests read outcomes, not the sandbox's request log
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.cert, key = ensure_certificate(cert_dir)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.cert, key)

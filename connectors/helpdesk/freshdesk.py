@@ -1,0 +1,181 @@
+"""Freshdesk (API v2) behind the Helpdesk interface (PLATFORMS.md §2.4).
+
+Freshdesk specifics this hides: integer status codes, a tag list that PUT replaces (so tags are merged
+here, never overwritten), the ticket description being the customer's first message (conversations
+only hold what came after it), and customer replies being conversations with incoming=true and
+private=false whose HTML still carries the quoted thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from connectors.config import PlatformConfig
+from connectors.errors import Rejected
+from connectors.helpdesk.base import TicketStatus
+from connectors.http import HttpClient
+from connectors.models import Customer, Message, Ticket
+from connectors.text import clean_message, html_to_text, merge_tags, text_to_html
+
+STATUS_CODES: dict[str, int] = {"open": 2, "pending": 3, "resolved": 4}
+STATUS_NAMES: dict[int, str] = {2: "open", 3: "pending", 4: "resolved", 5: "resolved"}
+SOURCE_OUTBOUND_EMAIL = 10  # a ticket an agent started: its description is not the customer's words
+PER_PAGE = 100
+MAX_PAGES = 50  # 5,000 conversations: far beyond any real ticket, a stop against a looping server
+
+
+class FreshdeskClient:
+    """One Freshdesk account, reached with an agent's API key (Basic auth, key as user name)."""
+
+    name = "freshdesk"
+
+    def __init__(self, config: PlatformConfig, env: Mapping[str, str]):
+        self.http = HttpClient(
+            "freshdesk", config.base_url, auth=(config.secret("api_key"), "X"), verify=config.verify
+        )
+        self.handoff_group: str | None = env.get("FRESHDESK_HANDOFF_GROUP_ID") or None
+
+    # ---- writes ---------------------------------------------------------------------------------
+
+    def reply(self, ticket_id: str, body: str) -> str:
+        created = self.http.send_json(
+            "POST", f"tickets/{_id(ticket_id)}/reply", {"body": text_to_html(body)}, idempotent=False
+        )
+        return str(created["id"])
+
+    def add_note(self, ticket_id: str, body: str) -> str:
+        created = self.http.send_json(
+            "POST",
+            f"tickets/{_id(ticket_id)}/notes",
+            {"body": text_to_html(body), "private": True},
+            idempotent=False,
+        )
+        return str(created["id"])
+
+    def set_tags(self, ticket_id: str, add: list[str], remove: list[str] = ()) -> list[str]:
+        """Read, merge, write: PUT replaces the whole list, so a blind write would drop a human's tags."""
+        current = list(self._ticket(ticket_id).get("tags") or [])
+        merged = merge_tags(current, add, remove)
+        if merged != current:
+            self.http.send_json("PUT", f"tickets/{_id(ticket_id)}", {"tags": merged}, idempotent=True)
+        return merged
+
+    def assign_to_group(self, ticket_id: str, group_id: str) -> None:
+        self.http.send_json(
+            "PUT", f"tickets/{_id(ticket_id)}", {"group_id": _numeric("group id", group_id)}, idempotent=True
+        )
+
+    def set_status(self, ticket_id: str, status: TicketStatus) -> None:
+        if status not in STATUS_CODES:
+            raise ValueError(f"unknown ticket status {status!r}")
+        self.http.send_json(
+            "PUT", f"tickets/{_id(ticket_id)}", {"status": STATUS_CODES[status]}, idempotent=True
+        )
+
+    # ---- reads ----------------------------------------------------------------------------------
+
+    def get_ticket(self, ticket_id: str) -> Ticket:
+        ticket = self._ticket(ticket_id, include="requester")
+        requester = ticket.get("requester") or {}
+        return Ticket(
+            helpdesk=self.name,
+            id=str(ticket["id"]),
+            subject=ticket.get("subject") or "",
+            description=clean_message(ticket.get("description") or ticket.get("description_text") or ""),
+            requester_email=requester.get("email"),
+            requester_name=requester.get("name"),
+            customer_id=_str_or_none(ticket.get("requester_id")),
+            status=STATUS_NAMES.get(ticket.get("status"), _str_or_none(ticket.get("status"))),
+            tags=tuple(ticket.get("tags") or ()),
+            group_id=_str_or_none(ticket.get("group_id")),
+            assignee_id=_str_or_none(ticket.get("responder_id")),
+        )
+
+    def latest_customer_message(self, ticket_id: str) -> Message | None:
+        """Newest incoming public conversation; if the customer has not written since, the description."""
+        replies = [c for c in self._conversations(ticket_id) if c.get("incoming") and not c.get("private")]
+        if replies:
+            newest = max(replies, key=lambda c: (c.get("created_at") or "", c.get("id") or 0))
+            return Message(
+                id=str(newest["id"]),
+                text=clean_message(newest.get("body") or newest.get("body_text") or ""),
+                incoming=True,
+                created_at=newest.get("created_at"),
+                author_email=newest.get("from_email"),
+            )
+        ticket = self._ticket(ticket_id, include="requester")
+        if ticket.get("source") == SOURCE_OUTBOUND_EMAIL:
+            return None
+        text = clean_message(ticket.get("description") or ticket.get("description_text") or "")
+        if not text:
+            return None
+        return Message(
+            id=f"ticket-{ticket['id']}",
+            text=text,
+            incoming=True,
+            created_at=ticket.get("created_at"),
+            author_email=(ticket.get("requester") or {}).get("email"),
+        )
+
+    def find_customer(self, email: str) -> Customer | None:
+        email = (email or "").strip()
+        if not email:
+            return None
+        contacts = self.http.get_json("contacts", params={"email": email}) or []
+        if not contacts:
+            return None
+        contact = contacts[0]
+        return Customer(
+            platform=self.name,
+            id=str(contact["id"]),
+            email=contact.get("email"),
+            name=contact.get("name"),
+            extra={k: contact[k] for k in ("phone", "mobile", "company_id") if contact.get(k)},
+        )
+
+    def find_note(self, ticket_id: str, marker: str) -> bool:
+        for conversation in self._conversations(ticket_id):
+            if not conversation.get("private"):
+                continue
+            body = conversation.get("body") or ""
+            if (
+                marker in body
+                or marker in (conversation.get("body_text") or "")
+                or marker in html_to_text(body)
+            ):
+                return True
+        return False
+
+    # ---- helpers --------------------------------------------------------------------------------
+
+    def _ticket(self, ticket_id: str, include: str | None = None) -> dict[str, Any]:
+        params = {"include": include} if include else None
+        return self.http.get_json(f"tickets/{_id(ticket_id)}", params=params)
+
+    def _conversations(self, ticket_id: str) -> Iterator[dict[str, Any]]:
+        """All conversations, page by page; a short page is the last (the Link header is not relied on)."""
+        for page in range(1, MAX_PAGES + 1):
+            rows = self.http.get_json(
+                f"tickets/{_id(ticket_id)}/conversations", params={"page": page, "per_page": PER_PAGE}
+            )
+            rows = rows or []
+            yield from rows
+            if len(rows) < PER_PAGE:
+                return
+
+
+def _id(ticket_id: str) -> int:
+    return _numeric("ticket id", ticket_id)
+
+
+def _numeric(what: str, value: str) -> int:
+    """Freshdesk ids are integers; anything else is refused here rather than sent into a URL."""
+    text = str(value).strip()
+    if not text.isdigit():
+        raise Rejected("freshdesk", f"{what} must be numeric")
+    return int(text)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,301 @@
+"""Kustomer (API v1) behind the Helpdesk interface (PLATFORMS.md §1.5).
+
+Kustomer specifics this hides: a "ticket" is a conversation; replies are drafts created on the
+customer (sent at once when unscheduled), addressed on the channel the customer last wrote from;
+conversation tags are tag *ids* that PATCH replaces, so names are mapped through GET/POST /tags and
+merged with what is already there; list endpoints page with JSON:API `links.next` given as /v1/ paths.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from connectors.config import PlatformConfig
+from connectors.errors import NotFound, OutcomeUnknown, Rejected
+from connectors.helpdesk.base import TicketStatus
+from connectors.http import HttpClient
+from connectors.models import Customer, Message, Ticket
+from connectors.text import clean_message, merge_tags
+
+STATUS_VALUES: dict[str, str] = {"open": "open", "pending": "snoozed", "resolved": "done"}
+STATUS_NAMES: dict[str, str] = {"open": "open", "snoozed": "pending", "done": "resolved"}
+NOTE_BODY_MAX = 10_240
+PAGE_SIZE = 100
+MAX_PAGES = 50
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class KustomerClient:
+    """One Kustomer org, reached with an API key (Bearer)."""
+
+    name = "kustomer"
+
+    def __init__(self, config: PlatformConfig, env: Mapping[str, str]):
+        self.http = HttpClient(
+            "kustomer",
+            config.base_url,
+            headers={"Authorization": f"Bearer {config.secret('api_key')}"},
+            verify=config.verify,
+        )
+        self.handoff_group: str | None = env.get("KUSTOMER_HANDOFF_TEAM_ID") or None
+        self._tags_by_id: dict[str, str] | None = None
+
+    # ---- writes ---------------------------------------------------------------------------------
+
+    def reply(self, ticket_id: str, body: str) -> str:
+        """A draft without a schedule, which Kustomer sends at once on the customer's own channel."""
+        conversation = self._conversation(ticket_id)
+        customer_id = _related_id(conversation, "customer")
+        if not customer_id:
+            raise Rejected("kustomer", "conversation has no customer to reply to")
+        inbound = [m for m in self._messages(ticket_id) if _attrs(m).get("direction") == "in"]
+        last_in = _attrs(inbound[-1]) if inbound else {}
+        channels = _attrs(conversation).get("channels") or []
+        channel = last_in.get("channel") or (channels[0] if channels else "email")
+        draft: dict[str, Any] = {"body": body, "channel": channel, "conversation": conversation["id"]}
+        meta = last_in.get("meta") or {}
+        if channel == "email":
+            draft["to"] = _address(meta.get("from")) or self._customer_email(customer_id)
+            inbox = _address(meta.get("to"))
+            if inbox:
+                draft["from"] = inbox
+            subject = _attrs(conversation).get("name") or last_in.get("subject") or ""
+            if subject:
+                draft["subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+        elif _address(meta.get("from")):
+            draft["to"] = _address(meta.get("from"))
+        created = self.http.send_json(
+            "POST", f"customers/{_safe(customer_id)}/drafts", draft, idempotent=False
+        )
+        return str(created["data"]["id"])
+
+    def add_note(self, ticket_id: str, body: str) -> str:
+        created = self.http.send_json(
+            "POST", "notes", {"body": _fit_note(body), "conversation": _safe(ticket_id)}, idempotent=False
+        )
+        return str(created["data"]["id"])
+
+    def set_tags(self, ticket_id: str, add: list[str], remove: list[str] = ()) -> list[str]:
+        """Read, merge by name, write ids: PATCH replaces the list, so a blind write drops a human's tags."""
+        current_ids = list(_attrs(self._conversation(ticket_id)).get("tags") or [])
+        names = self._tag_names()
+        current = [names.get(tag_id, tag_id) for tag_id in current_ids]
+        merged = merge_tags(current, add, remove)
+        if merged == current:
+            return merged
+        by_name = {name.casefold(): tag_id for name, tag_id in zip(current, current_ids, strict=True)}
+        ids = [by_name.get(name.casefold()) or self._tag_id(name) for name in merged]
+        self.http.send_json("PATCH", f"conversations/{_safe(ticket_id)}", {"tags": ids}, idempotent=True)
+        return merged
+
+    def assign_to_group(self, ticket_id: str, group_id: str) -> None:
+        """Team assignment with no user, so the team's routing offers it to whoever is free."""
+        self.http.send_json(
+            "PATCH",
+            f"conversations/{_safe(ticket_id)}",
+            {"assignedTeams": [_safe(group_id)], "assignedUsers": []},
+            idempotent=True,
+        )
+
+    def set_status(self, ticket_id: str, status: TicketStatus) -> None:
+        if status not in STATUS_VALUES:
+            raise ValueError(f"unknown ticket status {status!r}")
+        self.http.send_json(
+            "PATCH", f"conversations/{_safe(ticket_id)}", {"status": STATUS_VALUES[status]}, idempotent=True
+        )
+
+    # ---- reads ----------------------------------------------------------------------------------
+
+    def get_ticket(self, ticket_id: str) -> Ticket:
+        conversation = self._conversation(ticket_id)
+        attributes = _attrs(conversation)
+        customer_id = _related_id(conversation, "customer")
+        customer = self._customer(customer_id) if customer_id else None
+        first_in = next((m for m in self._messages(ticket_id) if _attrs(m).get("direction") == "in"), None)
+        names = self._tag_names() if attributes.get("tags") else {}
+        teams = attributes.get("assignedTeams") or []
+        users = attributes.get("assignedUsers") or []
+        return Ticket(
+            helpdesk=self.name,
+            id=str(conversation["id"]),
+            subject=attributes.get("name") or "",
+            description=_message_text(first_in) if first_in else "",
+            requester_email=_customer_email(customer) if customer else None,
+            requester_name=_attrs(customer).get("name") if customer else None,
+            customer_id=customer_id,
+            status=STATUS_NAMES.get(attributes.get("status"), attributes.get("status")),
+            tags=tuple(names.get(t, t) for t in attributes.get("tags") or ()),
+            group_id=teams[0] if teams else None,
+            assignee_id=users[0] if users else None,
+        )
+
+    def latest_customer_message(self, ticket_id: str) -> Message | None:
+        inbound = [
+            (index, m)
+            for index, m in enumerate(self._messages(ticket_id))
+            if _attrs(m).get("direction") == "in"
+        ]
+        if not inbound:
+            return None
+        _, newest = max(inbound, key=lambda pair: (_attrs(pair[1]).get("createdAt") or "", pair[0]))
+        attributes = _attrs(newest)
+        return Message(
+            id=str(newest["id"]),
+            text=_message_text(newest),
+            incoming=True,
+            created_at=attributes.get("createdAt") or attributes.get("sentAt"),
+            author_email=_address((attributes.get("meta") or {}).get("from")),
+        )
+
+    def find_customer(self, email: str) -> Customer | None:
+        email = (email or "").strip()
+        if not email:
+            return None
+        try:
+            found = self.http.get_json(f"customers/email={quote(email, safe='')}")
+        except NotFound:
+            return None
+        data = (found or {}).get("data")
+        if not data:
+            return None
+        emails = [e.get("email") for e in _attrs(data).get("emails") or [] if isinstance(e, dict)]
+        match = next((e for e in emails if e and e.casefold() == email.casefold()), None)
+        return Customer(
+            platform=self.name,
+            id=str(data["id"]),
+            email=match or (emails[0] if emails else email),
+            name=_attrs(data).get("name") or _attrs(data).get("displayName"),
+        )
+
+    def find_note(self, ticket_id: str, marker: str) -> bool:
+        return any(
+            marker in (_attrs(note).get("body") or "")
+            for note in self._pages(f"conversations/{_safe(ticket_id)}/notes")
+        )
+
+    # ---- helpers --------------------------------------------------------------------------------
+
+    def _conversation(self, ticket_id: str) -> dict[str, Any]:
+        return self.http.get_json(f"conversations/{_safe(ticket_id)}")["data"]
+
+    def _customer(self, customer_id: str) -> dict[str, Any] | None:
+        try:
+            return self.http.get_json(f"customers/{_safe(customer_id)}")["data"]
+        except NotFound:
+            return None
+
+    def _customer_email(self, customer_id: str) -> str | None:
+        customer = self._customer(customer_id)
+        return _customer_email(customer) if customer else None
+
+    def _messages(self, ticket_id: str) -> list[dict[str, Any]]:
+        """All messages, oldest first (sorted here: the API's order is not something to rely on)."""
+        rows = list(self._pages(f"conversations/{_safe(ticket_id)}/messages"))
+        order = {id(m): i for i, m in enumerate(rows)}
+        return sorted(rows, key=lambda m: (_attrs(m).get("createdAt") or "", order[id(m)]))
+
+    def _pages(self, path: str) -> Iterator[dict[str, Any]]:
+        """Follow links.next; Kustomer gives it as a /v1/... path relative to the API host."""
+        next_path: str | None = path
+        params: dict[str, Any] | None = {"page": 1, "pageSize": PAGE_SIZE}
+        for _ in range(MAX_PAGES):
+            if not next_path:
+                return
+            document = self.http.get_json(next_path, params=params) or {}
+            yield from document.get("data") or []
+            next_path = _relative((document.get("links") or {}).get("next"))
+            params = None
+
+    def _tag_names(self, refresh: bool = False) -> dict[str, str]:
+        if self._tags_by_id is None or refresh:
+            self._tags_by_id = {
+                str(tag["id"]): _attrs(tag).get("name") or str(tag["id"]) for tag in self._pages("tags")
+            }
+        return self._tags_by_id
+
+    def _lookup_tag(self, name: str, refresh: bool = False) -> str | None:
+        wanted = name.casefold()
+        return next((i for i, n in self._tag_names(refresh).items() if n.casefold() == wanted), None)
+
+    def _tag_id(self, name: str) -> str:
+        """The id of the tag called `name`, creating it if the org has none; a lost create is looked up."""
+        existing = self._lookup_tag(name)
+        if existing:
+            return existing
+        try:
+            created = self.http.send_json("POST", "tags", {"name": name}, idempotent=False)
+        except (Rejected, OutcomeUnknown):
+            # 409 (someone created it meanwhile) or an unknown outcome: a tag name is unique, so look.
+            found = self._lookup_tag(name, refresh=True)
+            if found:
+                return found
+            raise
+        tag_id = str(created["data"]["id"])
+        self._tag_names()[tag_id] = name
+        return tag_id
+
+
+def _attrs(resource: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict((resource or {}).get("attributes") or {})
+
+
+def _related_id(resource: Mapping[str, Any], name: str) -> str | None:
+    data = ((resource.get("relationships") or {}).get(name) or {}).get("data") or {}
+    return str(data["id"]) if isinstance(data, dict) and data.get("id") else None
+
+
+def _customer_email(customer: Mapping[str, Any]) -> str | None:
+    attributes = _attrs(customer)
+    emails = attributes.get("emails") or []
+    for entry in emails:
+        if isinstance(entry, dict) and entry.get("email"):
+            return entry["email"]
+    return attributes.get("email")
+
+
+def _address(value: Any) -> str | None:
+    """Email metadata comes as a string, an {"email": ...} object or a list of either."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, dict):
+        return value.get("email") or value.get("address")
+    if isinstance(value, list) and value:
+        return _address(value[0])
+    return None
+
+
+def _message_text(message: Mapping[str, Any]) -> str:
+    attributes = _attrs(message)
+    for key in ("body", "bodyHtml", "htmlBody", "bodyText", "preview"):
+        if isinstance(attributes.get(key), str) and attributes[key].strip():
+            return clean_message(attributes[key])
+    return ""
+
+
+def _fit_note(body: str) -> str:
+    """Kustomer caps notes at 10,240 characters; keep the head and the tail, where markers live."""
+    if len(body) <= NOTE_BODY_MAX:
+        return body
+    keep = (NOTE_BODY_MAX - 5) // 2
+    return f"{body[:keep]}\n...\n{body[-keep:]}"
+
+
+def _relative(link: str | None) -> str | None:
+    """'/v1/tags?page=2' -> 'tags?page=2', so it joins onto the configured base URL."""
+    if not link:
+        return None
+    if link.startswith("http"):
+        return link
+    link = link.lstrip("/")
+    return link[3:] if link.startswith("v1/") else link
+
+
+def _safe(ident: str) -> str:
+    """Ids go into URL paths; anything but an id-shaped string is refused before it is sent."""
+    text = str(ident).strip()
+    if not _SAFE_ID.match(text):
+        raise Rejected("kustomer", "malformed id")
+    return text

@@ -1,0 +1,831 @@
+"""Kustomer API v1 as the sandbox serves it (PLATFORMS.md §1.5-1.6).
+
+JSON:API documents ({"data": ...}, relative `links`, paging with page/pageSize), Bearer API keys,
+conversations whose `tags` are tag ids replaced wholesale on PATCH, status open|snoozed|done,
+internal notes as their own resource, and replies sent by creating a draft on the customer: a draft
+without a schedule is sent at once and shows up as an `out` message on the conversation. Every
+response carries x-ratelimit-* headers; x-ratelimit-reset is the epoch second the window resets
+(the unit is unconfirmed for the real service, so our client accepts both forms). Rate limits are
+reported, never enforced: throttles come from injected faults.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, abort, jsonify, request
+
+from connectors.sandbox.app import record_write, sandbox_state, section
+from connectors.sandbox.state import Fault
+from connectors.text import html_to_text, looks_like_html
+
+PLATFORM = "kustomer"
+PREFIX = "/kustomer/v1"
+HELPDESK = True
+
+API_KEY = "sandbox-kustomer-api-key"
+RATE_LIMIT = 1000  # Enterprise plan, requests per 60 s
+PAGE_SIZE_MAX = 100
+ASSIGNEES_MAX = 10
+NOTE_BODY_MAX = 10_240
+SUPPORT_EMAIL = "support@acme-shop.example"
+STATUSES = ("open", "snoozed", "done")
+DRAFT_CHANNELS = ("email", "chat", "sms", "whatsapp", "note")
+CONVERSATION_FIELDS = frozenset(
+    {"status", "priority", "tags", "assignedUsers", "assignedTeams", "queue", "custom", "name", "snooze"}
+)
+
+_ID_PREFIX = "66a1f0c2"
+
+
+def oid(n: int) -> str:
+    """A 24-hex id shaped like Kustomer's (Mongo ObjectIds)."""
+    return f"{_ID_PREFIX}{n:016x}"
+
+
+HANDOFF_TEAM_ID = oid(0x7001)
+BOT_USER_ID = oid(0x9001)
+
+blueprint = Blueprint("kustomer", __name__)
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def _new_id(kind: str) -> str:
+    return oid(sandbox_state().next_id("kustomer.id", start=0x100000))
+
+
+def _error(status: int, code: str, title: str, detail: str | None = None) -> Response:
+    err: dict[str, Any] = {"status": status, "code": code, "title": title}
+    if detail:
+        err["detail"] = detail
+    response = jsonify({"errors": [err]})
+    response.status_code = status
+    return response
+
+
+def _bad_request(detail: str) -> Response:
+    return _error(400, "validation_error", "Bad Request", detail)
+
+
+def _not_found(kind: str) -> Response:
+    return _error(404, "not_found", "Not Found", f"{kind} not found")
+
+
+def _doc(data: Any, status: int = 200, **extra: Any) -> Response:
+    response = jsonify({"data": data, **extra})
+    response.status_code = status
+    return response
+
+
+def _rate_headers() -> dict[str, str]:
+    now = time.time()
+    window = int(now // 60)
+    with sandbox_state().lock:
+        rate = section(PLATFORM).setdefault("rate", {"window": window, "used": 0})
+        if rate["window"] != window:
+            rate.update(window=window, used=0)
+        rate["used"] += 1
+        used = rate["used"]
+    return {
+        "x-ratelimit-limit": str(RATE_LIMIT),
+        "x-ratelimit-remaining": str(max(0, RATE_LIMIT - used)),
+        "x-ratelimit-reset": str((window + 1) * 60),
+    }
+
+
+def _body_json() -> dict[str, Any] | None:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else None
+
+
+def _write_result(response: Response, body: Any) -> Response:
+    record_write(PLATFORM, body, status=response.status_code)
+    return response
+
+
+def _paged(rows: list[Any], path: str) -> Response:
+    """Kustomer-style paging: links are paths relative to the API host, starting with /v1."""
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+        size = min(PAGE_SIZE_MAX, max(1, int(request.args.get("pageSize", PAGE_SIZE_MAX))))
+    except ValueError:
+        return _bad_request("page and pageSize must be positive integers")
+    chunk = rows[(page - 1) * size : page * size]
+
+    def link(p: int) -> str:
+        return f"/v1/{path}?page={p}&pageSize={size}"
+
+    links = {
+        "self": link(page),
+        "first": link(1),
+        "prev": link(page - 1) if page > 1 else None,
+        "next": link(page + 1) if page * size < len(rows) else None,
+    }
+    return _doc(
+        chunk, links=links, meta={"page": page, "pageSize": size, "totalPages": max(1, -(-len(rows) // size))}
+    )
+
+
+def _ref(kind: str, ident: str | None) -> dict[str, Any]:
+    return {"data": {"type": kind, "id": ident} if ident else None}
+
+
+def _as_html(text: str) -> str:
+    if looks_like_html(text):
+        return text
+    return "<div>" + html.escape(text).replace("\n", "<br>") + "</div>"
+
+
+# ---- resources ----------------------------------------------------------------------------------
+
+
+def _customer_json(c: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "customer",
+        "id": c["id"],
+        "attributes": {
+            "name": c["name"],
+            "displayName": c["name"],
+            "displayColor": "blue",
+            "emails": [{"type": "home", "email": e} for e in c["emails"]],
+            "phones": [],
+            "socials": [],
+            "locale": "en_US",
+            "tags": [],
+            "verified": True,
+            "custom": {},
+            "createdAt": c["createdAt"],
+            "updatedAt": c["updatedAt"],
+            "modifiedAt": c["updatedAt"],
+        },
+        "relationships": {"org": _ref("org", oid(1))},
+        "links": {"self": f"/v1/customers/{c['id']}"},
+    }
+
+
+def _conversation_messages(data: dict[str, Any], conv_id: str) -> list[dict[str, Any]]:
+    return [data["messages"][m] for m in data["conversations"][conv_id]["messageIds"]]
+
+
+def _conversation_json(data: dict[str, Any], c: dict[str, Any]) -> dict[str, Any]:
+    messages = _conversation_messages(data, c["id"])
+    inbound = [m for m in messages if m["direction"] == "in"]
+    outbound = [m for m in messages if m["direction"] == "out"]
+    attributes = {
+        "name": c["name"],
+        "channels": c["channels"],
+        "status": c["status"],
+        "priority": c["priority"],
+        "direction": c["direction"],
+        "messageCount": len(messages),
+        "noteCount": len(c["noteIds"]),
+        "inboundMessageCount": len(inbound),
+        "outboundMessageCount": len(outbound),
+        "preview": messages[-1]["preview"] if messages else "",
+        "tags": list(c["tags"]),
+        "assignedUsers": list(c["assignedUsers"]),
+        "assignedTeams": list(c["assignedTeams"]),
+        "custom": dict(c["custom"]),
+        "createdAt": c["createdAt"],
+        "updatedAt": c["updatedAt"],
+        "modifiedAt": c["updatedAt"],
+    }
+    if c.get("endedAt"):
+        attributes["endedAt"] = c["endedAt"]
+    if c.get("snooze"):
+        attributes["snooze"] = c["snooze"]
+    if inbound:
+        attributes["firstMessageIn"] = {"id": inbound[0]["id"], "sentAt": inbound[0]["sentAt"]}
+        attributes["lastMessageIn"] = {"id": inbound[-1]["id"], "sentAt": inbound[-1]["sentAt"]}
+    return {
+        "type": "conversation",
+        "id": c["id"],
+        "attributes": attributes,
+        "relationships": {
+            "customer": {
+                **_ref("customer", c["customer"]),
+                "links": {"self": f"/v1/customers/{c['customer']}"},
+            },
+            "messages": {"links": {"self": f"/v1/conversations/{c['id']}/messages"}},
+            "queue": _ref("queue", c.get("queue")),
+            "org": _ref("org", oid(1)),
+        },
+        "links": {"self": f"/v1/conversations/{c['id']}"},
+    }
+
+
+def _message_json(m: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": m["id"],
+        "attributes": {
+            "channel": m["channel"],
+            "app": m["app"],
+            "direction": m["direction"],
+            "directionType": m["directionType"],
+            "preview": m["preview"],
+            "subject": m.get("subject"),
+            "body": m["body"],
+            "meta": m["meta"],
+            "status": m["status"],
+            "size": len(m["body"]),
+            "sentAt": m["sentAt"],
+            "createdAt": m["createdAt"],
+            "updatedAt": m["createdAt"],
+        },
+        "relationships": {
+            "conversation": _ref("conversation", m["conversation"]),
+            "customer": _ref("customer", m["customer"]),
+            "createdBy": _ref("user", m.get("createdBy")),
+        },
+        "links": {"self": f"/v1/messages/{m['id']}"},
+    }
+
+
+def _note_json(n: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "note",
+        "id": n["id"],
+        "attributes": {
+            "body": n["body"],
+            "userMentions": n["userMentions"],
+            "createdAt": n["createdAt"],
+            "updatedAt": n["createdAt"],
+        },
+        "relationships": {
+            "conversation": _ref("conversation", n["conversation"]),
+            "customer": _ref("customer", n["customer"]),
+            "createdBy": _ref("user", BOT_USER_ID),
+        },
+        "links": {"self": f"/v1/notes/{n['id']}"},
+    }
+
+
+def _tag_json(t: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "tag",
+        "id": t["id"],
+        "attributes": {
+            "name": t["name"],
+            "color": t["color"],
+            "deleted": False,
+            "createdAt": t["createdAt"],
+            "updatedAt": t["createdAt"],
+        },
+        "links": {"self": f"/v1/tags/{t['id']}"},
+    }
+
+
+def _team_json(t: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "team",
+        "id": t["id"],
+        "attributes": {
+            "name": t["name"],
+            "displayName": t["name"],
+            "members": t["members"],
+            "createdAt": "2024-10-01T09:00:00.000Z",
+            "updatedAt": "2024-10-01T09:00:00.000Z",
+        },
+        "links": {"self": f"/v1/teams/{t['id']}"},
+    }
+
+
+def _message(
+    data: dict[str, Any],
+    conv: dict[str, Any],
+    *,
+    direction: str,
+    body: str,
+    channel: str = "email",
+    sender: str | None = None,
+    to: list[str] | None = None,
+    subject: str | None = None,
+    created_by: str | None = None,
+    message_id: str | None = None,
+    at: str | None = None,
+) -> dict[str, Any]:
+    at = at or _now()
+    first = not conv["messageIds"]
+    message = {
+        "id": message_id or _new_id("message"),
+        "conversation": conv["id"],
+        "customer": conv["customer"],
+        "channel": channel,
+        "app": "postmark" if channel == "email" else channel,
+        "direction": direction,
+        "directionType": ("initial-" if first else "response-") + direction,
+        "body": body,
+        "preview": html_to_text(body)[:100],
+        "subject": subject,
+        "meta": {"from": sender, "to": [{"email": e} for e in (to or [])], "subject": subject},
+        "status": "received" if direction == "in" else "sent",
+        "sentAt": at,
+        "createdAt": at,
+        "createdBy": created_by,
+    }
+    data["messages"][message["id"]] = message
+    conv["messageIds"].append(message["id"])
+    if channel not in conv["channels"]:
+        conv["channels"].append(channel)
+    conv["updatedAt"] = at
+    return message
+
+
+def _new_conversation(
+    data: dict[str, Any],
+    *,
+    customer_id: str,
+    name: str,
+    conv_id: str | None = None,
+    status: str = "open",
+    tags: list[str] | None = None,
+    at: str | None = None,
+) -> dict[str, Any]:
+    at = at or _now()
+    conv = {
+        "id": conv_id or _new_id("conversation"),
+        "customer": customer_id,
+        "name": name,
+        "status": status,
+        "priority": 3,
+        "direction": "in",
+        "channels": [],
+        "tags": list(tags or []),
+        "assignedUsers": [],
+        "assignedTeams": [],
+        "queue": None,
+        "custom": {},
+        "messageIds": [],
+        "noteIds": [],
+        "createdAt": at,
+        "updatedAt": at,
+    }
+    data["conversations"][conv["id"]] = conv
+    return conv
+
+
+def _customer(data: dict[str, Any], ident: str, name: str, email: str) -> dict[str, Any]:
+    at = "2024-11-02T10:00:00.000Z"
+    customer = {"id": ident, "name": name, "emails": [email], "createdAt": at, "updatedAt": at}
+    data["customers"][ident] = customer
+    return customer
+
+
+def _customer_by_email(data: dict[str, Any], email: str) -> dict[str, Any] | None:
+    wanted = email.strip().casefold()
+    return next(
+        (c for c in data["customers"].values() if wanted in (e.casefold() for e in c["emails"])), None
+    )
+
+
+def _get(data: dict[str, Any], kind: str, ident: str) -> dict[str, Any]:
+    item = data[kind].get(ident)
+    if item is None:
+        abort(_not_found(kind[:-1]))
+    return item
+
+
+# ---- auth and headers ---------------------------------------------------------------------------
+
+
+@blueprint.before_request
+def _authenticate() -> Response | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or token.strip() != API_KEY:
+        return _error(401, "unauthorized", "Unauthorized", "Invalid or missing API token")
+    return None
+
+
+@blueprint.after_request
+def _add_rate_headers(response: Response) -> Response:
+    for name, value in _rate_headers().items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def fault_response(fault: Fault) -> Response:
+    """429 says when to come back in x-ratelimit-reset (epoch seconds); other faults a JSON:API error."""
+    headers = _rate_headers()
+    if fault.status == 429:
+        wait = 60.0 if fault.retry_after is None else max(0.0, float(fault.retry_after))
+        response = _error(429, "rate_limit_exceeded", "Too Many Requests", "Rate limit exceeded")
+        headers["x-ratelimit-remaining"] = "0"
+        headers["x-ratelimit-reset"] = str(math.ceil(time.time() + wait))
+    else:
+        response = _error(fault.status, "sandbox_fault", "Injected fault")
+    if fault.body is not None:
+        response.set_data(jsonify(fault.body).get_data())
+    response.headers.update(headers)
+    return response
+
+
+# ---- API ----------------------------------------------------------------------------------------
+
+
+@blueprint.get("/conversations/<conv_id>")
+def get_conversation(conv_id: str):
+    data = section(PLATFORM)
+    with sandbox_state().lock:
+        return _doc(_conversation_json(data, _get(data, "conversations", conv_id)))
+
+
+@blueprint.get("/conversations/<conv_id>/messages")
+def list_messages(conv_id: str):
+    data = section(PLATFORM)
+    with sandbox_state().lock:
+        _get(data, "conversations", conv_id)
+        rows = [_message_json(m) for m in _conversation_messages(data, conv_id)]
+        return _paged(rows, f"conversations/{conv_id}/messages")
+
+
+@blueprint.get("/messages/<message_id>")
+def get_message(message_id: str):
+    data = section(PLATFORM)
+    with sandbox_state().lock:
+        return _doc(_message_json(_get(data, "messages", message_id)))
+
+
+@blueprint.get("/customers/email=<path:email>")
+def customer_by_email(email: str):
+    data = section(PLATFORM)
+    with sandbox_state().lock:
+        customer = _customer_by_email(data, email)
+        if customer is None:
+            return _not_found("customer")
+        return _doc(_customer_json(customer))
+
+
+@blueprint.get("/customers/<customer_id>")
+def get_customer(customer_id: str):
+    data = section(PLATFORM)
+    with sandbox_state().lock:
+        return _doc(_customer_json(_get(data, "customers", customer_id)))
+
+
+def _check_patch(data: dict[str, Any], body: dict[str, Any]) -> str | None:
+    unknown = sorted(set(body) - CONVERSATION_FIELDS)
+    if unknown:
+        return f"unknown attribute {unknown[0]!r}"
+    if "status" in body and body["status"] not in STATUSES:
+        return "status must be one of open, snoozed, done"
+    if "priority" in body and body["priority"] not in (1, 2, 3, 4, 5):
+        return "priority must be an integer from 1 to 5"
+    for field, kind in (("tags", "tags"), ("assignedTeams", "teams"), ("assignedUsers", "users")):
+        if field not in body:
+            continue
+        value = body[field]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return f"{field} must be an array of ids"
+        if field != "tags" and len(value) > ASSIGNEES_MAX:
+            return f"{field} accepts at most {ASSIGNEES_MAX} ids"
+        missing = [v for v in value if v not in data[kind]]
+        if missing:
+            return f"{field}: unknown id {missing[0]}"
+    return None
+
+
+@blueprint.patch("/conversations/<conv_id>")
+def update_conversation(conv_id: str):
+    data = section(PLATFORM)
+    body = _body_json()
+    if body is None:
+        return _write_result(_bad_request("body must be a JSON object"), None)
+    with sandbox_state().lock:
+        conv = _get(data, "conversations", conv_id)
+        problem = _check_patch(data, body)
+        if problem:
+            return _write_result(_bad_request(problem), body)
+        for field, value in body.items():
+            conv[field] = list(dict.fromkeys(value)) if isinstance(value, list) else value
+        conv["updatedAt"] = _now()
+        if body.get("status") == "done":
+            conv["endedAt"] = conv["updatedAt"]
+        return _write_result(_doc(_conversation_json(data, conv)), body)
+
+
+def _create_note(
+    data: dict[str, Any], conv: dict[str, Any], body: str, mentions: list[Any]
+) -> dict[str, Any]:
+    note = {
+        "id": _new_id("note"),
+        "body": body,
+        "conversation": conv["id"],
+        "customer": conv["customer"],
+        "userMentions": mentions,
+        "createdAt": _now(),
+    }
+    data["notes"][note["id"]] = note
+    conv["noteIds"].append(note["id"])
+    return note
+
+
+@blueprint.post("/notes")
+def create_note():
+    data = section(PLATFORM)
+    body = _body_json()
+    if body is None:
+        return _write_result(_bad_request("body must be a JSON object"), None)
+    text, conv_id, mentions = body.get("body"), body.get("conversation"), body.get("userMentions") or []
+    if not isinstance(text, str) or not 1 <= len(text) <= NOTE_BODY_MAX:
+        return _write_result(_bad_request(f"body must be 1 to {NOTE_BODY_MAX} characters"), body)
+    if not isinstance(mentions, list) or len(mentions) > 20:
+        return _write_result(_bad_request("userMentions must be an array of at most 20 users"), body)
+    with sandbox_state().lock:
+        conv = data["conversations"].get(conv_id) if isinstance(conv_id, str) else None
+        if conv is None:
+            return _write_result(_bad_request("conversation must be an existing conversation id"), body)
+        note = _create_note(data, conv, text, mentions)
+        return _write_result(_doc(_note_json(note), 201), body)
+
+
+@blueprint.get("/conversations/<conv_id>/notes")
+def list_notes(conv_id: str):
+    data = section(PLATFORM)
+    with sandbox_state().lock:
+        conv = _get(data, "conversations", conv_id)
+        return _paged(
+            [_note_json(data["notes"][n]) for n in conv["noteIds"]], f"conversations/{conv_id}/notes"
+        )
+
+
+@blueprint.post("/customers/<customer_id>/drafts")
+def create_draft(customer_id: str):
+    """Without `scheduled` the draft goes out at once; the customer then has an `out` message."""
+    data = section(PLATFORM)
+    body = _body_json()
+    if body is None:
+        return _write_result(_bad_request("body must be a JSON object"), None)
+    with sandbox_state().lock:
+        customer = data["customers"].get(customer_id)
+        if customer is None:
+            return _write_result(_not_found("customer"), body)
+        text, channel, conv_id = body.get("body"), body.get("channel"), body.get("conversation")
+        if not isinstance(text, str) or not text.strip():
+            return _write_result(_bad_request("body is required"), body)
+        if channel not in DRAFT_CHANNELS:
+            return _write_result(_bad_request("channel must be one of " + ", ".join(DRAFT_CHANNELS)), body)
+        conv = data["conversations"].get(conv_id) if isinstance(conv_id, str) else None
+        if conv is None or conv["customer"] != customer_id:
+            return _write_result(_bad_request("conversation must belong to this customer"), body)
+        to = body.get("to")
+        if channel in ("email", "sms") and not to:
+            return _write_result(_bad_request(f"to is required for {channel} drafts"), body)
+        recipients = [to] if isinstance(to, str) else [r for r in (to or []) if isinstance(r, str)]
+        scheduled = bool(body.get("scheduled")) and bool(body.get("sendAt"))
+        draft = {
+            "id": _new_id("draft"),
+            "body": text,
+            "channel": channel,
+            "conversation": conv["id"],
+            "to": to,
+            "from": body.get("from"),
+            "subject": body.get("subject"),
+            "sendAt": body.get("sendAt") if scheduled else None,
+            "status": "scheduled" if scheduled else "sent",
+            "createdAt": _now(),
+        }
+        if not scheduled:
+            if channel == "note":
+                _create_note(data, conv, text, [])
+            else:
+                _message(
+                    data,
+                    conv,
+                    direction="out",
+                    body=text,
+                    channel=channel,
+                    sender=body.get("from") or SUPPORT_EMAIL,
+                    to=recipients,
+                    subject=body.get("subject"),
+                    created_by=BOT_USER_ID,
+                )
+        else:
+            data["drafts"][draft["id"]] = draft
+        return _write_result(_doc(_draft_json(draft, customer_id), 201), body)
+
+
+def _draft_json(d: dict[str, Any], customer_id: str) -> dict[str, Any]:
+    return {
+        "type": "draft",
+        "id": d["id"],
+        "attributes": {
+            k: d[k] for k in ("body", "channel", "to", "from", "subject", "sendAt", "status", "createdAt")
+        },
+        "relationships": {
+            "conversation": _ref("conversation", d["conversation"]),
+            "customer": _ref("customer", customer_id),
+        },
+        "links": {"self": f"/v1/drafts/{d['id']}"},
+    }
+
+
+@blueprint.get("/tags")
+def list_tags():
+    with sandbox_state().lock:
+        return _paged([_tag_json(t) for t in section(PLATFORM)["tags"].values()], "tags")
+
+
+@blueprint.post("/tags")
+def create_tag():
+    data = section(PLATFORM)
+    body = _body_json()
+    if body is None:
+        return _write_result(_bad_request("body must be a JSON object"), None)
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        return _write_result(_bad_request("name is required"), body)
+    with sandbox_state().lock:
+        if any(t["name"].casefold() == name.strip().casefold() for t in data["tags"].values()):
+            return _write_result(_error(409, "conflict", "Conflict", "a tag with this name exists"), body)
+        tag = _tag(data, _new_id("tag"), name.strip(), body.get("color") or "gray")
+        return _write_result(_doc(_tag_json(tag), 201), body)
+
+
+def _tag(data: dict[str, Any], ident: str, name: str, color: str = "gray") -> dict[str, Any]:
+    tag = {"id": ident, "name": name, "color": color, "createdAt": _now()}
+    data["tags"][ident] = tag
+    return tag
+
+
+@blueprint.get("/teams")
+def list_teams():
+    with sandbox_state().lock:
+        return _paged([_team_json(t) for t in section(PLATFORM)["teams"].values()], "teams")
+
+
+# ---- sandbox contract ---------------------------------------------------------------------------
+
+
+def client_env(base_url: str) -> dict[str, str]:
+    return {
+        "KUSTOMER_BASE_URL": f"{base_url}{PREFIX}",
+        "KUSTOMER_API_KEY": API_KEY,
+        "KUSTOMER_HANDOFF_TEAM_ID": HANDOFF_TEAM_ID,
+    }
+
+
+def seed(data: dict[str, Any]) -> None:
+    """Three customers, a human support team, a few tags, and conversations in typical states."""
+    data.clear()
+    for kind in ("customers", "conversations", "messages", "notes", "drafts", "tags", "teams", "users"):
+        data[kind] = {}
+    data["users"] = {
+        BOT_USER_ID: {"id": BOT_USER_ID, "name": "Acme Support Bot"},
+        oid(0x9002): {"id": oid(0x9002), "name": "Sam Rivera"},
+    }
+    data["teams"] = {
+        HANDOFF_TEAM_ID: {"id": HANDOFF_TEAM_ID, "name": "Tier 1 Support", "members": [oid(0x9002)]},
+        oid(0x7002): {"id": oid(0x7002), "name": "Returns", "members": []},
+    }
+    vip = _tag(data, oid(0x5001), "vip", "gold")["id"]
+    _tag(data, oid(0x5002), "damaged", "red")
+    jane = _customer(data, oid(0x1001), "Jane Doe", "jane.doe@example.com")["id"]
+    omar = _customer(data, oid(0x1002), "Omar Haddad", "omar.haddad@example.com")["id"]
+    _customer(data, oid(0x1003), "Lena Fischer", "lena.fischer@example.com")
+
+    conv = _new_conversation(
+        data,
+        customer_id=jane,
+        name="Where is my order #10452?",
+        conv_id=oid(0x2001),
+        tags=[vip],
+        at="2025-03-04T15:22:09.870Z",
+    )
+    _message(
+        data,
+        conv,
+        direction="in",
+        message_id=oid(0x3001),
+        at="2025-03-04T15:22:09.870Z",
+        body="<div>Hi, my order #10452 still hasn't arrived. Where is it?</div>",
+        sender="jane.doe@example.com",
+        to=[SUPPORT_EMAIL],
+        subject=conv["name"],
+    )
+
+    conv = _new_conversation(
+        data,
+        customer_id=omar,
+        name="Skip my next coffee delivery",
+        conv_id=oid(0x2002),
+        status="snoozed",
+        at="2025-03-05T08:00:00.000Z",
+    )
+    _message(
+        data,
+        conv,
+        direction="in",
+        message_id=oid(0x3002),
+        at="2025-03-05T08:00:00.000Z",
+        body="<div>Please skip my next coffee subscription shipment.</div>",
+        sender="omar.haddad@example.com",
+        to=[SUPPORT_EMAIL],
+        subject=conv["name"],
+    )
+    _message(
+        data,
+        conv,
+        direction="out",
+        message_id=oid(0x3003),
+        at="2025-03-05T08:01:00.000Z",
+        body="Happy to help! Which email is your subscription under?",
+        sender=SUPPORT_EMAIL,
+        to=["omar.haddad@example.com"],
+        subject="Re: " + conv["name"],
+        created_by=BOT_USER_ID,
+    )
+    _message(
+        data,
+        conv,
+        direction="in",
+        message_id=oid(0x3004),
+        at="2025-03-05T08:30:00.000Z",
+        body="It is omar.haddad@example.com\n\nOn Wed, Mar 5, 2025 at 8:01 AM Acme Support <"
+        f"{SUPPORT_EMAIL}> wrote:\n> Happy to help! Which email is your subscription under?",
+        sender="omar.haddad@example.com",
+        to=[SUPPORT_EMAIL],
+        subject="Re: " + conv["name"],
+    )
+
+
+def _quoted_history(data: dict[str, Any], conv: dict[str, Any]) -> str:
+    """What the customer's mail client appends under the reply: our last outbound message, quoted."""
+    ours = [m for m in _conversation_messages(data, conv["id"]) if m["direction"] == "out"]
+    if not ours:
+        return ""
+    last = ours[-1]
+    return (
+        f'<br><div class="gmail_quote"><div class="gmail_attr">On {last["sentAt"]} Acme Support '
+        f'&lt;{SUPPORT_EMAIL}&gt; wrote:</div><blockquote class="gmail_quote">{_as_html(last["body"])}'
+        "</blockquote></div>"
+    )
+
+
+def create_ticket(
+    data: dict[str, Any], *, subject: str, text: str, email: str | None, name: str | None
+) -> dict[str, Any]:
+    email = (email or "customer@example.com").strip()
+    customer = _customer_by_email(data, email) or _customer(
+        data, _new_id("customer"), name or email.split("@")[0], email
+    )
+    conv = _new_conversation(data, customer_id=customer["id"], name=subject)
+    message = _message(
+        data, conv, direction="in", body=_as_html(text), sender=email, to=[SUPPORT_EMAIL], subject=subject
+    )
+    return {"ticket_id": conv["id"], "message_id": message["id"], "customer_id": customer["id"]}
+
+
+def add_customer_message(data: dict[str, Any], ticket_id: str, text: str) -> dict[str, Any]:
+    """An emailed customer reply with the thread quoted below; it reopens a snoozed or done conversation."""
+    conv = data["conversations"].get(ticket_id)
+    if conv is None:
+        abort(404)
+    customer = data["customers"][conv["customer"]]
+    message = _message(
+        data,
+        conv,
+        direction="in",
+        body=_as_html(text) + _quoted_history(data, conv),
+        sender=customer["emails"][0],
+        to=[SUPPORT_EMAIL],
+        subject="Re: " + conv["name"],
+    )
+    if conv["status"] != "open":
+        conv["status"] = "open"
+    return {"message_id": message["id"]}
+
+
+def ticket_view(data: dict[str, Any], ticket_id: str) -> dict[str, Any]:
+    conv = data["conversations"].get(ticket_id)
+    if conv is None:
+        abort(404)
+    messages = _conversation_messages(data, conv["id"])
+    customer = data["customers"].get(conv["customer"]) or {"emails": [None]}
+    return {
+        "ticket_id": conv["id"],
+        "subject": conv["name"],
+        "status": conv["status"],
+        "priority": conv["priority"],
+        "tags": [data["tags"][t]["name"] if t in data["tags"] else t for t in conv["tags"]],
+        "tag_ids": list(conv["tags"]),
+        "group": conv["assignedTeams"][0] if conv["assignedTeams"] else None,
+        "assigned_teams": list(conv["assignedTeams"]),
+        "assigned_users": list(conv["assignedUsers"]),
+        "replies": [html_to_text(m["body"]) for m in messages if m["direction"] == "out"],
+        "notes": [data["notes"][n]["body"] for n in conv["noteIds"]],
+        "customer_messages": [html_to_text(m["body"]) for m in messages if m["direction"] == "in"],
+        "requester_email": customer["emails"][0],
+    }

@@ -1,0 +1,217 @@
+"""Turning helpdesk message bodies into the text a customer actually typed, and our text into HTML.
+
+Helpdesks hand us email HTML that carries the whole thread: the new reply on top, then the previous
+messages quoted by the customer's mail client. Classifying or answering the quoted part would make the
+bot reply to its own earlier message, so every client reads customer messages through `clean_message`.
+Quote markers differ per mail client, hence several detectors, applied first on the HTML structure
+(reliable) and then on the plain text (for clients that quote in text only).
+Tag names live here too: they are short texts that every helpdesk compares case-insensitively.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from html.parser import HTMLParser
+
+BLOCK_TAGS = frozenset(
+    {
+        "p",
+        "div",
+        "br",
+        "li",
+        "ul",
+        "ol",
+        "tr",
+        "table",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "pre",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "blockquote",
+    }
+)
+SKIP_TAGS = frozenset({"script", "style", "head", "title"})
+VOID_TAGS = frozenset({"br", "hr", "img", "meta", "link", "input", "wbr", "col", "area", "base", "source"})
+
+# Elements whose whole subtree is quoted history (Gmail, Yahoo, Apple Mail, Freshdesk's own quoting).
+QUOTE_CLASSES = ("gmail_quote", "yahoo_quoted", "freshdesk_quote", "moz-cite-prefix", "protonmail_quote")
+# Elements after which everything is quoted history (Outlook puts the old thread below these, as siblings).
+CUTOFF_IDS = ("divrplyfwdmsg", "appendonsend", "x_divrplyfwdmsg", "x_appendonsend", "olk_src_body_section")
+
+_TAG_LIKE = re.compile(r"<\s*(?:[a-zA-Z][a-zA-Z0-9]*|/[a-zA-Z]|!--)")
+
+
+def looks_like_html(text: str) -> bool:
+    """Plain-text messages (chat, SMS) must not be HTML-parsed: 'I <3 it' would lose its heart."""
+    return bool(_TAG_LIKE.search(text))
+
+
+class _TextExtractor(HTMLParser):
+    """Collects visible text with line breaks at block boundaries, optionally dropping quoted parts."""
+
+    def __init__(self, drop_quotes: bool):
+        super().__init__(convert_charrefs=True)
+        self.drop_quotes = drop_quotes
+        self.parts: list[str] = []
+        self._skip_depth = 0  # inside <script>/<style>
+        self._quote_stack: list[str] = []  # open tags that started a dropped quote, plus nested same tags
+        self._quote_tag: str | None = None
+        self.cut = False  # an Outlook separator was seen: ignore everything after it
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.cut:
+            return
+        if tag in SKIP_TAGS:
+            self._skip_depth += 1
+            return
+        if self._quote_tag is not None:
+            if tag == self._quote_tag and tag not in VOID_TAGS:
+                self._quote_stack.append(tag)
+            return
+        if self.drop_quotes and self._starts_quote(tag, attrs):
+            if self._is_cutoff(attrs):
+                self.cut = True
+                return
+            if tag not in VOID_TAGS:
+                self._quote_tag = tag
+                self._quote_stack = [tag]
+            return
+        if tag in BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.cut or self._quote_tag is not None or self._skip_depth:
+            return
+        if tag in BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.cut:
+            return
+        if tag in SKIP_TAGS:
+            self._skip_depth = max(0, self._skip_depth - 1)
+            return
+        if self._quote_tag is not None:
+            if tag == self._quote_tag:
+                self._quote_stack.pop()
+                if not self._quote_stack:
+                    self._quote_tag = None
+            return
+        if tag in BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self.cut or self._skip_depth or self._quote_tag is not None:
+            return
+        self.parts.append(data)
+
+    def _starts_quote(self, tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+        if tag == "blockquote":
+            return True
+        classes = " ".join(v or "" for k, v in attrs if k == "class").lower()
+        if any(marker in classes for marker in QUOTE_CLASSES):
+            return True
+        return self._is_cutoff(attrs)
+
+    @staticmethod
+    def _is_cutoff(attrs: list[tuple[str, str | None]]) -> bool:
+        ids = " ".join(v or "" for k, v in attrs if k == "id").lower()
+        return any(marker in ids for marker in CUTOFF_IDS)
+
+
+def _tidy(text: str) -> str:
+    """Collapse runs of spaces inside lines and of blank lines between them."""
+    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.replace("\r\n", "\n").split("\n")]
+    tidy: list[str] = []
+    for line in lines:
+        if line or (tidy and tidy[-1]):
+            tidy.append(line)
+    return "\n".join(tidy).strip()
+
+
+def html_to_text(body: str, *, drop_quotes: bool = False) -> str:
+    """Visible text of an HTML body; with drop_quotes, without blockquotes and mail-client quote blocks."""
+    if not body:
+        return ""
+    if not looks_like_html(body):
+        return _tidy(body)
+    parser = _TextExtractor(drop_quotes)
+    parser.feed(body)
+    parser.close()
+    return _tidy("".join(parser.parts))
+
+
+_ATTRIBUTION = re.compile(
+    r"^[ \t]*(?:On|Le|Am|El|Op|Il)\b[^\n]{0,300}?(?:\n[^\n]{0,200}?)?"
+    r"(?:wrote|a écrit|schrieb|escribió|schreef|ha scritto)\s*:[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_ORIGINAL_MESSAGE = re.compile(
+    r"^[ \t]*-{2,}[ \t]*(?:Original Message|Forwarded message|Ursprüngliche Nachricht|Message d'origine)"
+    r"[ \t]*-{2,}",
+    re.IGNORECASE | re.MULTILINE,
+)
+_OUTLOOK_HEADER = re.compile(
+    r"^[ \t]*(?:_{5,}[ \t]*\n[ \t]*)?\*?From:\*?[^\n]*\n(?:[^\n]*\n){0,2}?[ \t]*\*?(?:Sent|Date):\*?",
+    re.IGNORECASE | re.MULTILINE,
+)
+_UNDERSCORE_RULE = re.compile(r"^[ \t]*_{10,}[ \t]*$", re.MULTILINE)
+
+
+def strip_quoted_history(text: str) -> str:
+    """Cut plain text at the first quoted-history marker and drop '>'-quoted lines.
+
+    Markers: "On <date>, <name> wrote:" (also wrapped over two lines and a few languages),
+    "-----Original Message-----", Outlook's "From: ... Sent:" header block, and long underscore rules.
+    """
+    if not text:
+        return ""
+    cut = len(text)
+    for pattern in (_ATTRIBUTION, _ORIGINAL_MESSAGE, _OUTLOOK_HEADER, _UNDERSCORE_RULE):
+        match = pattern.search(text)
+        if match:
+            cut = min(cut, match.start())
+    kept = [line for line in text[:cut].split("\n") if not line.lstrip().startswith(">")]
+    return _tidy("\n".join(kept))
+
+
+def clean_message(body: str) -> str:
+    """The new text of a customer message (HTML or plain), without the quoted thread below it.
+
+    If everything was quoted (a bare forward), the full text is returned rather than nothing, so the
+    message still says something to whoever reads it.
+    """
+    if not body:
+        return ""
+    stripped = strip_quoted_history(html_to_text(body, drop_quotes=True))
+    return stripped or html_to_text(body)
+
+
+def text_to_html(text: str) -> str:
+    """Our replies are plain text; helpdesks that expect HTML get escaped paragraphs and line breaks."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    return "".join(f"<p>{html.escape(p.strip()).replace(chr(10), '<br>')}</p>" for p in paragraphs)
+
+
+def merge_tags(current: Iterable[str], add: Iterable[str], remove: Iterable[str] = ()) -> list[str]:
+    """Existing tags first in their order, then new ones; case-insensitive like the helpdesks' tag names."""
+    dropped = {t.strip().casefold() for t in remove}
+    merged: list[str] = []
+    seen: set[str] = set()
+    for tag in [*current, *add]:
+        key = tag.strip().casefold()
+        if not key or key in seen or key in dropped:
+            continue
+        seen.add(key)
+        merged.append(tag.strip())
+    return merged

@@ -1,0 +1,1 @@
+"""policydesk: resolves e-commerce support tickets by running natural-language support policies."""

@@ -1,0 +1,280 @@
+"""The Kustomer client against the sandbox over real HTTPS: what an agent or customer would see."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+import requests
+
+from connectors.errors import AuthFailed, NotFound, OutcomeUnknown, Rejected
+from connectors.helpdesk import helpdesk_client
+from connectors.helpdesk.kustomer import KustomerClient
+from connectors.sandbox.kustomer import oid
+
+PLATFORM = "kustomer"
+JANE_CONVERSATION = oid(0x2001)  # open, tagged "vip" by a human, one email from Jane
+OMAR_CONVERSATION = oid(0x2002)  # snoozed; Omar answered our question with the thread quoted below
+JANE = oid(0x1001)
+
+
+@pytest.fixture
+def client(sandbox, sandbox_api) -> KustomerClient:
+    return helpdesk_client(PLATFORM, env=sandbox.env())
+
+
+def view(api: requests.Session, ticket_id: str) -> dict[str, Any]:
+    response = api.get(f"{api.base_url}/_sandbox/{PLATFORM}/tickets/{ticket_id}")
+    response.raise_for_status()
+    return response.json()
+
+
+def writes(api: requests.Session, path_contains: str = "") -> list[dict[str, Any]]:
+    rows = api.get(f"{api.base_url}/_sandbox/writes", params={"platform": PLATFORM}).json()
+    return [row for row in rows if path_contains in row["path"]]
+
+
+def inject(api: requests.Session, **spec: Any) -> None:
+    api.post(f"{api.base_url}/_sandbox/faults", json={"platform": PLATFORM, **spec}).raise_for_status()
+
+
+def new_conversation(
+    api: requests.Session, text: str, email: str = "ravi.menon@example.com"
+) -> dict[str, str]:
+    spec = {"subject": "Order question", "text": text, "email": email, "name": "Ravi Menon"}
+    response = api.post(f"{api.base_url}/_sandbox/{PLATFORM}/tickets", json=spec)
+    response.raise_for_status()
+    return response.json()
+
+
+def customer_writes(api: requests.Session, ticket_id: str, text: str) -> str:
+    response = api.post(
+        f"{api.base_url}/_sandbox/{PLATFORM}/tickets/{ticket_id}/messages", json={"text": text}
+    )
+    response.raise_for_status()
+    return response.json()["message_id"]
+
+
+def test_reply_is_sent_to_the_customer_on_their_channel(client, sandbox_api):
+    draft_id = client.reply(JANE_CONVERSATION, "Your kettle shipped today.")
+
+    assert draft_id
+    assert view(sandbox_api, JANE_CONVERSATION)["replies"] == ["Your kettle shipped today."]
+    [write] = writes(sandbox_api, "/drafts")
+    assert write["path"].endswith(f"/customers/{JANE}/drafts")
+    assert write["body"]["channel"] == "email"
+    assert write["body"]["to"] == "jane.doe@example.com"
+    assert write["body"]["conversation"] == JANE_CONVERSATION
+    assert write["body"]["subject"] == "Re: Where is my order #10452?"
+    assert "sendAt" not in write["body"]
+
+
+def test_note_is_internal_and_findable(client, sandbox_api):
+    client.add_note(JANE_CONVERSATION, "Checked AfterShip: in transit. [pd:note:abc123]")
+
+    conversation = view(sandbox_api, JANE_CONVERSATION)
+    assert conversation["notes"] == ["Checked AfterShip: in transit. [pd:note:abc123]"]
+    assert conversation["replies"] == []
+    assert client.find_note(JANE_CONVERSATION, "[pd:note:abc123]")
+    assert not client.find_note(JANE_CONVERSATION, "[pd:note:other]")
+
+
+def test_an_oversized_note_keeps_its_marker(client, sandbox_api):
+    client.add_note(JANE_CONVERSATION, "x" * 20_000 + " [pd:note:tail]")
+    assert client.find_note(JANE_CONVERSATION, "[pd:note:tail]")
+
+
+def test_set_tags_merges_names_with_a_humans_tags(client, sandbox_api):
+    assert view(sandbox_api, JANE_CONVERSATION)["tags"] == ["vip"]
+
+    assert client.set_tags(JANE_CONVERSATION, ["wismo", "damaged"]) == ["vip", "wismo", "damaged"]
+    assert client.set_tags(JANE_CONVERSATION, [], remove=["Damaged"]) == ["vip", "wismo"]
+
+    assert view(sandbox_api, JANE_CONVERSATION)["tags"] == ["vip", "wismo"]
+    # "wismo" did not exist in the org and was created once; "damaged" already existed
+    assert [w["body"] for w in writes(sandbox_api, "/tags") if w["method"] == "POST"] == [{"name": "wismo"}]
+
+
+def test_existing_tags_are_reused_across_clients(sandbox, client, sandbox_api):
+    client.set_tags(JANE_CONVERSATION, ["wismo"])
+    other = helpdesk_client(PLATFORM, env=sandbox.env())
+    other.set_tags(OMAR_CONVERSATION, ["WISMO"])
+
+    assert view(sandbox_api, OMAR_CONVERSATION)["tags"] == ["wismo"]
+    assert len([w for w in writes(sandbox_api, "/tags") if w["method"] == "POST"]) == 1
+
+
+def test_handoff_to_the_human_team(client, sandbox, sandbox_api):
+    assert client.handoff_group == sandbox.env()["KUSTOMER_HANDOFF_TEAM_ID"]
+
+    client.assign_to_group(JANE_CONVERSATION, client.handoff_group)
+
+    conversation = view(sandbox_api, JANE_CONVERSATION)
+    assert conversation["group"] == client.handoff_group
+    assert conversation["assigned_users"] == []
+
+
+@pytest.mark.parametrize(("status", "seen"), [("pending", "snoozed"), ("resolved", "done"), ("open", "open")])
+def test_set_status(client, sandbox_api, status, seen):
+    client.set_status(OMAR_CONVERSATION if status == "open" else JANE_CONVERSATION, status)
+    assert view(sandbox_api, OMAR_CONVERSATION if status == "open" else JANE_CONVERSATION)["status"] == seen
+
+
+def test_get_ticket(client):
+    ticket = client.get_ticket(JANE_CONVERSATION)
+
+    assert ticket.helpdesk == "kustomer"
+    assert ticket.subject == "Where is my order #10452?"
+    assert ticket.requester_email == "jane.doe@example.com"
+    assert ticket.requester_name == "Jane Doe"
+    assert ticket.customer_id == JANE
+    assert ticket.status == "open"
+    assert ticket.tags == ("vip",)
+    assert ticket.description == "Hi, my order #10452 still hasn't arrived. Where is it?"
+
+
+def test_latest_customer_message_strips_a_plain_text_quote(client):
+    message = client.latest_customer_message(OMAR_CONVERSATION)
+
+    assert message is not None
+    assert message.id == oid(0x3004)
+    assert message.text == "It is omar.haddad@example.com"
+    assert message.author_email == "omar.haddad@example.com"
+
+
+def test_latest_customer_message_after_our_reply(client, sandbox_api):
+    created = new_conversation(sandbox_api, "Where is order #20002?")
+    first = client.latest_customer_message(created["ticket_id"])
+    assert first is not None and first.text == "Where is order #20002?"
+
+    client.reply(created["ticket_id"], "Could you confirm your email address?")
+    message_id = customer_writes(sandbox_api, created["ticket_id"], "Sure: ravi.menon@example.com")
+
+    message = client.latest_customer_message(created["ticket_id"])
+    assert message is not None
+    assert message.id == message_id
+    assert message.text == "Sure: ravi.menon@example.com"
+    assert "Could you confirm" in view(sandbox_api, created["ticket_id"])["customer_messages"][-1]
+
+
+def test_customer_reply_reopens_a_done_conversation(client, sandbox_api):
+    client.set_status(JANE_CONVERSATION, "resolved")
+    customer_writes(sandbox_api, JANE_CONVERSATION, "It still hasn't come.")
+    assert view(sandbox_api, JANE_CONVERSATION)["status"] == "open"
+
+
+def test_find_customer(client):
+    customer = client.find_customer("Jane.Doe@example.com")
+    assert customer is not None
+    assert (customer.id, customer.email, customer.name) == (JANE, "jane.doe@example.com", "Jane Doe")
+    assert client.find_customer("nobody@example.com") is None
+    assert client.find_customer("a/b@example.com") is None
+
+
+def test_customer_emails_stay_out_of_our_logs(client, caplog):
+    with caplog.at_level(logging.DEBUG, logger="connectors"):
+        assert client.find_customer("jane.doe@example.com") is not None
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("connectors")]
+    assert ours and not any("jane.doe" in line for line in ours)
+
+
+def test_rate_limit_reset_is_waited_out(client, sandbox_api):
+    inject(sandbox_api, status=429, retry_after=1, method="GET", path_contains="/conversations/")
+
+    assert client.get_ticket(JANE_CONVERSATION).id == JANE_CONVERSATION
+    assert [row["fault"] for row in writes(sandbox_api, "/conversations/")] == [429]
+
+
+def test_server_error_on_a_read_is_retried(client, sandbox_api):
+    inject(sandbox_api, status=503, count=2, method="GET", path_contains="/messages")
+
+    message = client.latest_customer_message(JANE_CONVERSATION)
+    assert message is not None
+    assert len(writes(sandbox_api, "/messages")) == 2
+
+
+def test_server_error_on_a_draft_is_never_repeated(client, sandbox_api):
+    inject(sandbox_api, status=503, method="POST", path_contains="/drafts")
+
+    with pytest.raises(OutcomeUnknown):
+        client.reply(JANE_CONVERSATION, "Your order shipped.")
+
+    assert len(writes(sandbox_api, "/drafts")) == 1
+    assert view(sandbox_api, JANE_CONVERSATION)["replies"] == []
+
+
+def test_wrong_api_key_is_auth_failed(sandbox):
+    env = {**sandbox.env(), "KUSTOMER_API_KEY": "not-the-key"}
+    with pytest.raises(AuthFailed) as raised:
+        helpdesk_client(PLATFORM, env=env).get_ticket(JANE_CONVERSATION)
+    assert raised.value.status == 401
+
+
+def test_unknown_conversation_is_not_found(client):
+    with pytest.raises(NotFound):
+        client.get_ticket(oid(0xDEAD))
+
+
+def test_malformed_ids_are_refused_before_sending(client, sandbox_api):
+    with pytest.raises(Rejected):
+        client.add_note("../tags", "hi")
+    with pytest.raises(Rejected):
+        client.set_status("a b", "open")
+    assert writes(sandbox_api) == []
+
+
+def test_unknown_team_is_rejected_by_the_platform(client, sandbox_api):
+    with pytest.raises(Rejected) as raised:
+        client.assign_to_group(JANE_CONVERSATION, oid(0xBEEF))
+    assert raised.value.status == 400
+    assert view(sandbox_api, JANE_CONVERSATION)["group"] is None
+
+
+GARBAGE = [
+    None,
+    "not json",
+    [],
+    5,
+    {"body": 5},
+    {"body": ""},
+    {"tags": "vip"},
+    {"tags": [5]},
+    {"status": ["open"]},
+    {"assignedTeams": {"a": 1}},
+    {"channel": {}},
+    {"conversation": []},
+    {"name": 7},
+    {"userMentions": "x"},
+    {"zzz": 1},
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "notes"),
+        ("PATCH", f"conversations/{JANE_CONVERSATION}"),
+        ("POST", f"customers/{JANE}/drafts"),
+        ("POST", "tags"),
+    ],
+)
+def test_malformed_requests_get_kustomer_errors_not_crashes(sandbox, sandbox_api, method, path):
+    env = sandbox.env()
+    for body in GARBAGE:
+        data = body if isinstance(body, str) else None
+        response = sandbox_api.request(
+            method,
+            f"{env['KUSTOMER_BASE_URL']}/{path}",
+            json=None if data else body,
+            data=data,
+            headers={
+                "Authorization": f"Bearer {env['KUSTOMER_API_KEY']}",
+                "Content-Type": "application/json",
+            },
+        )
+        if response.status_code < 300:  # a body the endpoint can ignore, e.g. PATCH {"name": 7}
+            continue
+        assert response.status_code == 400, (body, response.text)
+        assert "x-ratelimit-remaining" in response.headers
+        assert response.json()["errors"][0]["status"] == 400

@@ -1,0 +1,187 @@
+"""End to end through the deployed shape: a vendor-format webhook to gunicorn, a real Celery worker on
+a real Redis, and the outcome read back from the sandboxed helpdesk (tags, note, group)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import requests
+
+HELPDESKS = ["freshdesk", "kustomer", "salesforce"]
+GROUP_VARS = {
+    "freshdesk": "FRESHDESK_HANDOFF_GROUP_ID",
+    "kustomer": "KUSTOMER_HANDOFF_TEAM_ID",
+    "salesforce": "SALESFORCE_HANDOFF_QUEUE_ID",
+}
+EMAIL = "jane.doe@example.com"
+TICKETS = [
+    (
+        "wismo",
+        "Order not here yet",
+        "Hi, I ordered a desk lamp two weeks ago (order #10452) and it still hasn't arrived. Where is it?",
+    ),
+    (
+        "skip_shipment",
+        "Subscription",
+        "Please skip my next coffee subscription box, I'm travelling in March.",
+    ),
+    (
+        "replacement",
+        "Broken mug",
+        "The mug in my order arrived broken into pieces. Can you send me a new one?",
+    ),
+    ("cancellation", "Cancel", "I'd like to cancel my order #20391 please, I ordered the wrong size."),
+    ("other", "Store question", "Do you have a shop in Berlin where I can try the shoes on?"),
+]
+
+
+def handed_off(view: dict) -> bool:
+    return "pd-handed-off" in view["tags"]
+
+
+def accepted(response: requests.Response) -> bool:
+    return response.status_code in (200, 202, 204) and "Traceback" not in response.text
+
+
+def deliver(stack, ticket) -> None:
+    for delivery in ticket.deliveries:
+        assert accepted(delivery.post(stack.url))
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_every_ticket_type_is_tagged_noted_and_routed_to_humans(stack, customers, stack_env, helpdesk):
+    opened = [
+        customers.open_ticket(helpdesk, subject, text, EMAIL, "Jane Doe") for _, subject, text in TICKETS
+    ]
+    for ticket in opened:
+        deliver(stack, ticket)
+    for (label, _, _), ticket in zip(TICKETS, opened, strict=True):
+        view = customers.wait_for(ticket, handed_off)
+        assert f"pd-type-{label.replace('_', '-')}" in view["tags"], (label, view["tags"])
+        assert "policydesk" in view["tags"]
+        assert str(view["group"]) == stack_env[GROUP_VARS[helpdesk]]
+        assert len(view["notes"]) == 1
+        note = view["notes"][0]
+        assert "policydesk triage" in note and "Routed to humans" in note
+        assert view["replies"] == []  # triage never writes to the customer
+    wismo_note = customers.view(opened[0])["notes"][0]
+    assert "order 10452" in wismo_note and EMAIL in wismo_note
+
+
+def test_freshdesk_simple_content_webhook_is_triaged(stack, customers):
+    ticket = customers.open_ticket(
+        "freshdesk", "Where is it", "<div>Where is my order #5531? It&#39;s late</div>", EMAIL, simple=True
+    )
+    deliver(stack, ticket)
+    view = customers.wait_for(ticket, handed_off)
+    assert "pd-type-wismo" in view["tags"]
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_duplicate_deliveries_are_processed_once(stack, customers, helpdesk):
+    ticket = customers.open_ticket(helpdesk, "Cancel please", "Please cancel order #7781.", EMAIL)
+    for _ in range(3):
+        deliver(stack, ticket)
+    customers.wait_for(ticket, handed_off)
+    time.sleep(1.5)  # give any duplicate a chance to (wrongly) act
+    view = customers.view(ticket)
+    assert len(view["notes"]) == 1
+    assert "pd-type-cancellation" in view["tags"]
+
+
+def test_kustomer_message_before_conversation_is_one_ticket(stack, customers):
+    ticket = customers.open_ticket("kustomer", "Lost parcel", "Where is my parcel? Order #8812.", EMAIL)
+    conversation_created, first_message = ticket.deliveries
+    assert accepted(first_message.post(stack.url))
+    customers.wait_for(ticket, handed_off)
+    assert accepted(conversation_created.post(stack.url))
+    time.sleep(1.5)
+    view = customers.view(ticket)
+    assert len(view["notes"]) == 1 and "pd-type-wismo" in view["tags"]
+
+
+def test_freshdesk_reply_before_creation_is_one_ticket(stack, customers):
+    ticket = customers.open_ticket("freshdesk", "Skip", "Can I skip next month's box?", EMAIL)
+    reply = customers.reply(ticket, "Just the next one please.")
+    assert accepted(reply.post(stack.url))
+    customers.wait_for(ticket, handed_off)
+    deliver(stack, ticket)
+    time.sleep(1.5)
+    view = customers.view(ticket)
+    assert len(view["notes"]) == 1 and "pd-type-skip-shipment" in view["tags"]
+
+
+@pytest.mark.parametrize("helpdesk", ["kustomer", "freshdesk"])
+def test_concurrent_events_of_one_ticket_act_once(stack, customers, helpdesk):
+    ticket = customers.open_ticket(
+        helpdesk, "Broken", "My vase arrived shattered, please send another.", EMAIL
+    )
+    reply = customers.reply(ticket, "Photos attached.")
+    requests_to_send = [*ticket.deliveries, reply] * 3
+    threads = [threading.Thread(target=d.post, args=(stack.url,)) for d in requests_to_send]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    customers.wait_for(ticket, handed_off)
+    time.sleep(2)
+    view = customers.view(ticket)
+    assert len(view["notes"]) == 1
+    assert "pd-type-replacement" in view["tags"]
+
+
+def test_rate_limited_write_is_retried_after_the_platforms_wait(stack, customers, sandbox):
+    customers.http.post(
+        f"{sandbox.url}/_sandbox/faults",
+        json={
+            "platform": "freshdesk",
+            "status": 429,
+            "count": 1,
+            "method": "POST",
+            "path_contains": "/notes",
+            "retry_after": 1,
+        },
+    ).raise_for_status()
+    try:
+        ticket = customers.open_ticket("freshdesk", "Where", "Where is my order #3141?", EMAIL)
+        deliver(stack, ticket)
+        view = customers.wait_for(ticket, handed_off)
+    finally:
+        customers.http.delete(f"{sandbox.url}/_sandbox/faults")
+    assert len(view["notes"]) == 1
+    note_posts = [
+        w for w in customers.writes("freshdesk") if w["path"].endswith(f"/tickets/{ticket.ticket_id}/notes")
+    ]
+    assert [w.get("fault") for w in note_posts] == [429, None]
+
+
+def test_processing_that_keeps_failing_is_handed_to_humans_with_what_failed(stack, customers, sandbox):
+    ticket = customers.open_ticket("kustomer", "Help", "Where is my order #9090?", EMAIL)
+    customers.http.post(
+        f"{sandbox.url}/_sandbox/faults",
+        json={
+            "platform": "kustomer",
+            "status": 503,
+            "count": 1000,
+            "method": "GET",
+            "path_contains": f"/conversations/{ticket.ticket_id}/messages",
+        },
+    ).raise_for_status()
+    try:
+        deliver(stack, ticket)
+        view = customers.wait_for(ticket, handed_off, timeout=60)
+    finally:
+        customers.http.delete(f"{sandbox.url}/_sandbox/faults")
+    assert "pd-error" in view["tags"]
+    assert any("could not process this ticket" in note and "kustomer" in note for note in view["notes"])
+
+
+def test_bad_signature_is_refused_and_nothing_happens(stack, customers):
+    ticket = customers.open_ticket("kustomer", "Where", "Where is my order #1111?", EMAIL)
+    forged = ticket.deliveries[0].signed_kustomer("not-the-webhook-token")
+    response = forged.post(stack.url)
+    assert response.status_code == 401 and "Traceback" not in response.text
+    time.sleep(1.5)
+    assert customers.view(ticket)["tags"] == []

@@ -1,0 +1,1 @@
+"""Webhook receivers: verify the sender, parse into TicketEvents, drop duplicates, enqueue, answer."""
