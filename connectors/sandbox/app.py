@@ -25,7 +25,7 @@ from flask import Flask, abort, current_app, g, jsonify, request
 
 from connectors.sandbox.state import Fault, SandboxState
 
-PLATFORM_MODULES = ("freshdesk", "kustomer", "salesforce")
+PLATFORM_MODULES = ("freshdesk", "kustomer", "salesforce", "aftership", "shipengine", "shipstation")
 
 
 def platform_modules() -> dict[str, ModuleType]:

@@ -1,0 +1,185 @@
+"""The tool registry: connector functions that policies call as `@tool_name(args)`.
+
+A tool's canonical name joins lower-case words with underscores, platform names included
+(`get_shipengine_orders`). References resolve case- and underscore-insensitively, so
+`@GetShipEngineOrders`, `@getshipengineorders` and `@get_shipengine_orders` are one tool.
+Each tool carries the JSON schema of its arguments (derived from the signature), whether it reads or
+writes, the platform it needs and the guards that apply to it; the flow engine and the Claude engine
+both call tools through `invoke`, so they see the same tools under the same rules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+import os
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.config import PlatformConfig
+
+ConfigLookup = Callable[[Mapping[str, str]], PlatformConfig | None]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    func: Callable[..., Any]
+    description: str
+    platform: str
+    writes: bool
+    guards: tuple[str, ...]
+    schema: dict[str, Any]
+
+    @property
+    def arguments(self) -> list[str]:
+        return list(self.schema["properties"])
+
+    def configured(self, env: Mapping[str, str] = os.environ) -> bool:
+        lookup = PLATFORM_CONFIGS.get(self.platform)
+        return lookup is None or lookup(env) is not None
+
+
+PLATFORM_CONFIGS: dict[str, ConfigLookup] = {}
+
+
+def register_platform(platform: str, lookup: ConfigLookup) -> None:
+    """Connector modules declare how to tell whether their platform is configured."""
+    PLATFORM_CONFIGS[platform] = lookup
+
+
+def normalize(reference: str) -> str:
+    """`@Get_BigCommerce-Account_Details` -> `getbigcommerceaccountdetails`."""
+    return re.sub(r"[^a-z0-9]", "", reference.lower())
+
+
+class ToolRegistry:
+    def __init__(self) -> None:
+        self._tools: dict[str, Tool] = {}
+
+    def register(
+        self,
+        func: Callable[..., Any],
+        *,
+        platform: str,
+        writes: bool = False,
+        guards: tuple[str, ...] = (),
+        name: str | None = None,
+    ) -> Tool:
+        tool = Tool(
+            name=name or func.__name__,
+            func=func,
+            description=_description(func),
+            platform=platform,
+            writes=writes,
+            guards=tuple(guards),
+            schema=arguments_schema(func),
+        )
+        key = normalize(tool.name)
+        if key in self._tools and self._tools[key].func is not func:
+            raise ValueError(f"two tools named {tool.name!r}")
+        self._tools[key] = tool
+        return tool
+
+    def resolve(self, reference: str) -> Tool | None:
+        return self._tools.get(normalize(reference.lstrip("@")))
+
+    def all(self) -> list[Tool]:
+        return sorted(self._tools.values(), key=lambda t: t.name)
+
+    def invoke(self, reference: str, args: Mapping[str, Any]) -> Any:
+        """Call a tool with JSON arguments and return a JSON-able result (dataclasses become dicts)."""
+        tool = self.resolve(reference)
+        if tool is None:
+            raise KeyError(f"unknown tool {reference!r}")
+        unknown = set(args) - set(tool.arguments)
+        if unknown:
+            raise TypeError(f"{tool.name} takes no argument(s) {sorted(unknown)}")
+        return to_jsonable(tool.func(**args))
+
+
+REGISTRY = ToolRegistry()
+
+
+def tool(*, platform: str, writes: bool = False, guards: tuple[str, ...] = (), name: str | None = None):
+    """Decorator: register a connector function in the default registry."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        REGISTRY.register(func, platform=platform, writes=writes, guards=guards, name=name)
+        return func
+
+    return decorate
+
+
+def load_all_tools() -> ToolRegistry:
+    """Import every connector module that registers tools, then return the registry."""
+    import importlib
+
+    for module in TOOL_MODULES:
+        importlib.import_module(module)
+    return REGISTRY
+
+
+# Every connector module that defines tools; importing one registers its tools.
+TOOL_MODULES: tuple[str, ...] = (
+    "connectors.helpdesk.tools",
+    "connectors.aftership",
+    "connectors.shipengine",
+    "connectors.tracking",
+)
+
+
+def to_jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: to_jsonable(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def arguments_schema(func: Callable[..., Any]) -> dict[str, Any]:
+    """JSON schema of a function's keyword arguments, from its type hints."""
+    hints = typing.get_type_hints(func)
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for param in inspect.signature(func).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        properties[param.name] = _json_type(hints.get(param.name, str))
+        if param.default is inspect.Parameter.empty:
+            required.append(param.name)
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+
+
+def _json_type(hint: Any) -> dict[str, Any]:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _json_type(options[0]) if len(options) == 1 else {"anyOf": [_json_type(a) for a in options]}
+    if origin in (list, tuple, set, frozenset):
+        args = typing.get_args(hint)
+        return {"type": "array", "items": _json_type(args[0]) if args else {}}
+    if origin is dict or hint is dict:
+        return {"type": "object"}
+    if origin is typing.Literal:
+        return {"enum": list(typing.get_args(hint))}
+    simple = {str: "string", int: "integer", float: "number", bool: "boolean"}
+    if hint in simple:
+        return {"type": simple[hint]}
+    if dataclasses.is_dataclass(hint):
+        return {"type": "object"}
+    return {}
+
+
+def _description(func: Callable[..., Any]) -> str:
+    doc = inspect.getdoc(func) or ""
+    return doc.split("\n\n", 1)[0].replace("\n", " ").strip()
