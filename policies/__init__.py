@@ -1,0 +1,1 @@
+"""Support policies: the ticket classifier, slot extractors and (later) the policy library and engines."""
