@@ -21,12 +21,24 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("classify", help='classify JSON lines {"id","text"} from stdin')
 
+    validate = commands.add_parser("validate", help="lint policy documents (default: the built-in library)")
+    validate.add_argument("paths", nargs="*", help="policy files or folders")
+
+    commands.add_parser("tools", help="list every tool a policy can call, like the @ menu of an editor")
+
     redis_cmd = commands.add_parser("redis", help="the embedded Redis used when REDIS_URL is unset")
     redis_cmd.add_argument("action", choices=["start", "stop", "url"])
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    handler = {"demo": _demo, "sandbox": _sandbox, "classify": _classify, "redis": _redis}[args.command]
+    handler = {
+        "demo": _demo,
+        "sandbox": _sandbox,
+        "classify": _classify,
+        "validate": _validate,
+        "tools": _tools,
+        "redis": _redis,
+    }[args.command]
     return handler(args)
 
 
@@ -56,6 +68,18 @@ def _classify(args: argparse.Namespace) -> int:
     from policies.classify_cli import main as classify_main
 
     return classify_main(sys.stdin, sys.stdout)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from policies.lint import validate_main
+
+    return validate_main(args.paths, sys.stdout)
+
+
+def _tools(args: argparse.Namespace) -> int:
+    from policies.tool_menu import tools_main
+
+    return tools_main(sys.stdout)
 
 
 def _redis(args: argparse.Namespace) -> int:

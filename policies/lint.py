@@ -1,0 +1,357 @@
+"""`policydesk validate`: check policies against the tool registry and each other, with file:line.
+
+Errors are things that would make a policy misbehave on a live ticket (an unknown tool, policy or
+variable, a flow step pointing at nothing); they fail the command so CI stops them. Warnings are about
+this deployment rather than the text (a platform without credentials, an agent policy without an API
+key): the policy is fine, but tickets it would handle go to humans until the setting is fixed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from connectors.config import HELPDESK_CONFIGS
+from connectors.tools import PLATFORM_CONFIGS, ToolRegistry, normalize
+from policies.document import LineDict, PolicyDocument, Problem, Step, macro_name
+from policies.expressions import ExpressionError, compile_expression, template_variables
+from policies.library import LIBRARY_DIR, PolicyLibrary
+from policies.runtime import CONTEXT_ROOTS
+from policies.slots import SLOT_TYPES
+from policies.tool_menu import load_tools
+
+__all__ = ["lint_document", "lint_library", "platform_configured", "validate_main"]
+
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+MACRO_ONLY_ROOTS = ("choices",)  # filled in by ask steps with a list to choose from
+
+
+def platform_configured(platform: str, registry: ToolRegistry, env: Mapping[str, str]) -> bool | None:
+    """True/False when we know how to tell; None for a platform nothing in this install connects to."""
+    tools = [tool for tool in registry.all() if tool.platform == platform]
+    if tools:
+        return any(tool.configured(env) for tool in tools)
+    if platform in PLATFORM_CONFIGS:
+        return PLATFORM_CONFIGS[platform](env) is not None
+    if platform in HELPDESK_CONFIGS:
+        return HELPDESK_CONFIGS[platform](env) is not None
+    return None
+
+
+class _Checker:
+    def __init__(
+        self, doc: PolicyDocument, library: PolicyLibrary, registry: ToolRegistry, env: Mapping[str, str]
+    ):
+        self.doc = doc
+        self.library = library
+        self.registry = registry
+        self.env = env
+        self.problems: list[Problem] = list(doc.problems)
+        self.steps = {step.id for step in doc.flow or ()}
+        self.defined = self._defined_names()
+        self.used_platforms: set[str] = set()
+
+    def error(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.doc.path, line, message))
+
+    def warn(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.doc.path, line, message, "warning"))
+
+    def _defined_names(self) -> set[str]:
+        names = set(CONTEXT_ROOTS)
+        for step in self.doc.flow or ():
+            if step.action == "ask" and isinstance(step.value, str):
+                names.add(step.value)
+            if step.action == "call" and isinstance(step.data.get("save_as"), str):
+                names.add(step.data["save_as"])
+        return names
+
+    # -- references ------------------------------------------------------------------------------
+
+    def check_tool(self, name: str, line: int) -> None:
+        tool = self.registry.resolve(name)
+        if tool is None:
+            known = {normalize(t.name): t.name for t in self.registry.all()}
+            close = difflib.get_close_matches(normalize(name), list(known), n=1)
+            hint = f" (did you mean @{known[close[0]]}?)" if close else ""
+            self.error(line, f"unknown tool @{name.lstrip('@')}{hint}")
+        else:
+            self.used_platforms.add(tool.platform)
+
+    def check_policy(self, mention: str, line: int, *, needs_flow: bool = False) -> None:
+        target = self.library.resolve_mention(mention)
+        if target is None:
+            self.error(line, f"unknown policy reference #{mention.lstrip('#')}")
+        elif needs_flow and not target.flow:
+            self.error(line, f"policy #{target.id} has no flow, so a flow cannot switch to it")
+
+    def check_variable(self, path: str, line: int, extra: Iterable[str] = ()) -> None:
+        root = path.split(".", 1)[0]
+        if root not in self.defined and root not in extra:
+            known = ", ".join(sorted(self.defined))
+            self.error(line, f"unknown variable ${path} (known here: {known})")
+
+    def check_template(self, text: Any, line: int, extra: Iterable[str] = ()) -> None:
+        for path in template_variables(str(text or "")):
+            self.check_variable(path, line, extra)
+
+    def check_expression(self, source: Any, line: int, extra: Iterable[str] = ()) -> None:
+        try:
+            expression = compile_expression(source)
+        except ExpressionError as exc:
+            self.error(line, f"bad condition: {exc}")
+            return
+        for path in expression.variables:
+            self.check_variable(path, line, extra)
+
+    def check_macro(self, name: Any, line: int, what: str) -> None:
+        if not isinstance(name, str) or not name.strip():
+            self.error(line, f"{what} needs a macro name")
+        elif macro_name(name) not in self.doc.macros:
+            known = ", ".join(sorted(self.doc.macros)) or "none defined"
+            self.error(line, f"unknown macro {name!r} (macros: {known})")
+
+    def check_step_ref(self, target: Any, line: int, what: str) -> None:
+        if not isinstance(target, str | int) or str(target) not in self.steps:
+            self.error(line, f"{what} goes to unknown step {target!r}")
+
+    # -- the document ----------------------------------------------------------------------------
+
+    def run(self) -> list[Problem]:
+        for ref in self.doc.references:
+            if ref.kind == "tool":
+                self.check_tool(ref.name, ref.line)
+            elif ref.kind == "policy":
+                self.check_policy(ref.name, ref.line)
+            else:
+                self.check_variable(ref.name, ref.line, MACRO_ONLY_ROOTS)
+        for step in self.doc.flow or ():
+            if step.data.get("next") is not None:
+                self.check_step_ref(step.data["next"], step.line_of("next"), f"step {step.id!r}")
+            getattr(self, f"step_{step.action}")(step)
+        for name in self.defined - set(CONTEXT_ROOTS):
+            if not _IDENTIFIER.fullmatch(name):
+                self.error(self.doc.flow_line or 1, f"{name!r} is not a valid name (letters, digits, _)")
+        if self.doc.id:  # without a readable header there is no deployment to talk about
+            self.check_deployment()
+        return self.problems
+
+    def step_ask(self, step: Step) -> None:
+        line = step.line_of("ask")
+        slot = step.value
+        if not isinstance(slot, str) or not _IDENTIFIER.fullmatch(slot):
+            self.error(line, f"step {step.id!r}: ask needs a slot name")
+            return
+        if slot in CONTEXT_ROOTS:
+            self.error(line, f"step {step.id!r}: slot {slot!r} would hide ${slot}")
+        kind = step.data.get("type", slot if slot in SLOT_TYPES else None)
+        if kind not in SLOT_TYPES:
+            self.error(
+                step.line_of("type") if "type" in step.data else line,
+                f"step {step.id!r}: say which type of answer {slot!r} is ({', '.join(SLOT_TYPES)})",
+            )
+        self.check_macro(step.data.get("macro"), step.line_of("macro"), f"ask step {step.id!r}")
+        if step.data.get("reask_macro") is not None:
+            self.check_macro(step.data["reask_macro"], step.line_of("reask_macro"), f"ask step {step.id!r}")
+        tries = step.data.get("tries", 2)
+        if not isinstance(tries, int) or isinstance(tries, bool) or tries < 1:
+            self.error(step.line_of("tries"), f"step {step.id!r}: tries must be a whole number of at least 1")
+        prefill = step.data.get("prefill")
+        if prefill not in (None, True, False):
+            self.check_expression(prefill, step.line_of("prefill"))
+        if kind == "choice":
+            if step.data.get("from") is None:
+                self.error(line, f"step {step.id!r}: a choice needs 'from: $list' to choose from")
+            else:
+                self.check_expression(step.data["from"], step.line_of("from"))
+        if step.data.get("show") is not None:
+            self.check_template(step.data["show"], step.line_of("show"), ("item",))
+        if step.data.get("on_fail") is not None:
+            self.check_step_ref(step.data["on_fail"], step.line_of("on_fail"), f"step {step.id!r} on_fail")
+
+    def step_call(self, step: Step) -> None:
+        line = step.line_of("call")
+        if not isinstance(step.value, str) or not step.value.strip():
+            self.error(line, f"step {step.id!r}: call needs a tool name")
+            return
+        self.check_tool(step.value, line)
+        tool = self.registry.resolve(step.value)
+        args = step.data.get("args") or {}
+        if not isinstance(args, dict):
+            self.error(step.line_of("args"), f"step {step.id!r}: args must be 'name: value' pairs")
+            return
+        for name, value in args.items():
+            arg_line = args.line_of(name) if isinstance(args, LineDict) else step.line_of("args")
+            if tool is not None and name not in tool.arguments:
+                self.error(
+                    arg_line, f"@{tool.name} has no argument {name!r} (it takes {', '.join(tool.arguments)})"
+                )
+            if isinstance(value, str):
+                self.check_template(value, arg_line)
+        if tool is not None:
+            for name in tool.schema.get("required", []):
+                if name not in args:
+                    self.error(line, f"step {step.id!r}: @{tool.name} needs argument {name!r}")
+            if tool.writes and not step.data.get("confirm"):
+                self.error(line, f"step {step.id!r}: @{tool.name} changes data; add 'confirm: <yes_no slot>'")
+        save_as = step.data.get("save_as")
+        if save_as is not None and (not isinstance(save_as, str) or save_as in CONTEXT_ROOTS):
+            self.error(step.line_of("save_as"), f"step {step.id!r}: save_as {save_as!r} is not a usable name")
+        confirm = step.data.get("confirm")
+        if confirm is not None and confirm not in self.defined:
+            self.error(step.line_of("confirm"), f"step {step.id!r}: confirm slot {confirm!r} is never asked")
+
+    def step_branch(self, step: Step) -> None:
+        cases = step.value
+        if not isinstance(cases, list) or not cases:
+            self.error(
+                step.line_of("branch"), f"step {step.id!r}: branch needs a list of '- if: ... goto: ...'"
+            )
+            return
+        for case in cases:
+            line = case.line if isinstance(case, LineDict) else step.line
+            if not isinstance(case, dict):
+                self.error(line, f"step {step.id!r}: each branch case is '- if: condition' + 'goto: step'")
+            elif "if" in case:
+                self.check_expression(case["if"], case.line_of("if") if isinstance(case, LineDict) else line)
+                self.check_step_ref(case.get("goto", case.get("then")), line, f"branch {step.id!r}")
+            elif "else" in case:
+                self.check_step_ref(case["else"], line, f"branch {step.id!r} else")
+            else:
+                self.error(line, f"step {step.id!r}: a branch case needs 'if' or 'else'")
+
+    def step_reply(self, step: Step) -> None:
+        self.check_macro(step.value, step.line_of("reply"), f"reply step {step.id!r}")
+
+    def step_handoff(self, step: Step) -> None:
+        if not isinstance(step.value, str) or not step.value.strip():
+            self.error(step.line_of("handoff"), f"step {step.id!r}: handoff needs a reason for the agent")
+        else:
+            self.check_template(step.value, step.line_of("handoff"))
+        if step.data.get("macro") is not None:
+            self.check_macro(step.data["macro"], step.line_of("macro"), f"handoff step {step.id!r}")
+
+    def step_goto(self, step: Step) -> None:
+        self.check_step_ref(step.value, step.line_of("goto"), f"step {step.id!r}")
+
+    def step_policy(self, step: Step) -> None:
+        if not isinstance(step.value, str) or not step.value.strip():
+            self.error(step.line_of("policy"), f'step {step.id!r}: policy needs a "#Policy Name" (in quotes)')
+            return
+        self.check_policy(step.value.strip(), step.line_of("policy"), needs_flow=True)
+
+    def step_end(self, step: Step) -> None:
+        if step.value not in ("resolved", True, None):
+            self.error(step.line_of("end"), f"step {step.id!r}: end is 'end: resolved'")
+        if step.data.get("macro") is not None:
+            self.check_macro(step.data["macro"], step.line_of("macro"), f"end step {step.id!r}")
+
+    # -- deployment warnings ---------------------------------------------------------------------
+
+    def check_deployment(self) -> None:
+        doc = self.doc
+        for platform in sorted((set(doc.platforms) | self.used_platforms) - set(doc.helpdesks)):
+            configured = platform_configured(platform, self.registry, self.env)
+            line = doc.field_line("platforms")
+            if configured is None:
+                self.warn(line, f"no connector provides platform {platform!r}")
+            elif not configured:
+                self.warn(line, f"platform {platform!r} is not configured (no credentials): policy disabled")
+        for helpdesk in doc.helpdesks:
+            if helpdesk in HELPDESK_CONFIGS and HELPDESK_CONFIGS[helpdesk](self.env) is None:
+                self.warn(
+                    doc.field_line("helpdesks"),
+                    f"helpdesk {helpdesk!r} is not configured: its tickets cannot use this policy",
+                )
+        needs_agent = doc.engine == "agent" or (doc.engine == "auto" and not doc.flow)
+        if needs_agent and not self.env.get("ANTHROPIC_API_KEY"):
+            self.warn(
+                doc.field_line("engine"),
+                "needs the Claude agent but ANTHROPIC_API_KEY is not set: tickets go to humans",
+            )
+
+
+def lint_document(
+    doc: PolicyDocument, library: PolicyLibrary, registry: ToolRegistry, env: Mapping[str, str] = os.environ
+) -> list[Problem]:
+    return _Checker(doc, library, registry, env).run()
+
+
+def lint_library(
+    library: PolicyLibrary,
+    registry: ToolRegistry,
+    env: Mapping[str, str] = os.environ,
+    only: Iterable[str] | None = None,
+) -> list[Problem]:
+    """Problems of every document (or of those whose path is in `only`), sorted by file and line."""
+    wanted = {str(Path(p).resolve()) for p in only} if only is not None else None
+    problems: list[Problem] = []
+    for doc in library:
+        if wanted is None or str(Path(doc.path).resolve()) in wanted:
+            problems.extend(lint_document(doc, library, registry, env))
+    problems.extend(p for p in library.problems if wanted is None or str(Path(p.path).resolve()) in wanted)
+    return sorted(problems, key=lambda p: (p.path, p.line, p.severity, p.message))
+
+
+def _policy_files(paths: Iterable[str]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.glob("*.md") if p.name.lower() != "readme.md"))
+        else:
+            files.append(path)
+    return files
+
+
+def _display(path: str) -> str:
+    """Paths relative to where the command runs, as editors and CI annotations expect."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if relative.startswith("..") else relative
+
+
+def validate_main(
+    paths: list[str],
+    out: TextIO,
+    *,
+    registry: ToolRegistry | None = None,
+    env: Mapping[str, str] = os.environ,
+) -> int:
+    """Lint the library (or the given files/folders); print `file:line: severity: message`; 1 on errors.
+
+    Given files are checked in the company of the built-in library, so their `#references` to it resolve.
+    """
+    failed: list[str] = []
+    if registry is None:
+        registry, failed = load_tools()
+    files = _policy_files(paths) if paths else _policy_files([str(LIBRARY_DIR)])
+    checked = PolicyLibrary.load(files)
+    ids = {doc.id for doc in checked}
+    built_in = (
+        []
+        if not paths
+        else [
+            doc
+            for doc in PolicyLibrary.load()
+            if doc.id not in ids and str(Path(doc.path).resolve()) not in {str(f.resolve()) for f in files}
+        ]
+    )
+    library = PolicyLibrary([*checked.documents, *built_in])
+    problems = lint_library(library, registry, env, only=[str(f) for f in files])
+    for module in failed:
+        out.write(f"error: could not load tools from {module}\n")
+    for problem in problems:
+        out.write(
+            Problem(_display(problem.path), problem.line, problem.message, problem.severity).format() + "\n"
+        )
+    errors = sum(1 for p in problems if p.severity == "error") + len(failed)
+    warnings = sum(1 for p in problems if p.severity == "warning")
+    out.write(f"{len(files)} policies checked: {errors} error(s), {warnings} warning(s)\n")
+    return 1 if errors else 0
