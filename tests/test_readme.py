@@ -7,9 +7,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("webhooks", "worker", "policies", "connectors", "policydesk")
-PREFIXES = ("POLICYDESK", "REDIS", "FRESHDESK", "KUSTOMER", "SALESFORCE", "AFTERSHIP", "SHIPENGINE",
-            "SHIPSTATION", "SMARTRR", "BIGCOMMERCE", "SHOPIFY", "ANTHROPIC", "CLASSIFIER", "LOG", "FLOWER")
-ENV_NAME = re.compile(r"[\"'](?:%s)_[A-Z0-9_]+[\"']" % "|".join(PREFIXES))
+PREFIXES = (
+    "POLICYDESK",
+    "REDIS",
+    "FRESHDESK",
+    "KUSTOMER",
+    "SALESFORCE",
+    "AFTERSHIP",
+    "SHIPENGINE",
+    "SHIPSTATION",
+    "SMARTRR",
+    "BIGCOMMERCE",
+    "SHOPIFY",
+    "ANTHROPIC",
+    "CLASSIFIER",
+    "LOG",
+    "FLOWER",
+)
+ENV_NAME = re.compile(r"[\"'](?:{})_[A-Z0-9_]+[\"']".format("|".join(PREFIXES)))
 NOT_ENV = {"POLICYDESK_WEBHOOKS"}  # a Flask config key
 
 

@@ -64,10 +64,13 @@ def test_every_ticket_type_is_tagged_noted_and_routed_to_humans(stack, customers
         assert str(view["group"]) == stack_env[GROUP_VARS[helpdesk]]
         assert len(view["notes"]) == 1
         note = view["notes"][0]
+        if label == "wismo":  # runs the WISMO policy; Jane has no orders, so it ends in a handoff summary
+            assert "Handed off because" in note
+            continue
         assert "policydesk triage" in note and "Routed to humans" in note
         assert view["replies"] == []  # triage never writes to the customer
-    wismo_note = customers.view(opened[0])["notes"][0]
-    assert "order 10452" in wismo_note and EMAIL in wismo_note
+    cancellation_note = customers.view(opened[3])["notes"][0]
+    assert "order 20391" in cancellation_note and EMAIL in cancellation_note
 
 
 def test_freshdesk_simple_content_webhook_is_triaged(stack, customers):

@@ -24,9 +24,8 @@ class Conversation:
     ticket_type: str | None = None
     confidence: float | None = None
     facts: dict[str, Any] = field(default_factory=dict)
-    policy_stack: list[str] = field(default_factory=list)
-    cursor: dict[str, Any] | None = None
-    slots: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)  # $customer, $ticket, $brand, $facts for policies
+    policy: dict[str, Any] = field(default_factory=dict)  # the engine's PolicyState: stack, cursor, slots
     transcript: list[dict[str, Any]] = field(default_factory=list)
     agent_history: list[dict[str, Any]] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)

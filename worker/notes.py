@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from policies.runtime import Handoff
 from worker.conversation import Conversation
 
 TYPE_NAMES = {
@@ -37,5 +38,18 @@ def failure_note(error: str) -> str:
             "policydesk could not process this ticket",
             f"What failed: {error}",
             "Nothing further will be done automatically; please handle it.",
+        ]
+    )
+
+
+def handoff_note(conversation: Conversation, summary: Handoff, policy_id: str | None) -> str:
+    """Three lines an agent can act on without re-reading the thread, then where it came from."""
+    type_name = TYPE_NAMES.get(conversation.ticket_type or "", conversation.ticket_type or "unknown")
+    stack = policy_id or "none"
+    return "\n".join(
+        [
+            "policydesk handed this ticket to you",
+            summary.as_text(),
+            f"({type_name}; policy {stack})",
         ]
     )

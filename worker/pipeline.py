@@ -1,37 +1,49 @@
 """What the worker does with one event, under the ticket's lock.
 
 Events arrive at least once and in any order, so the pipeline decides from the conversation's state,
-not from the event alone: a "created" for a ticket already triaged is a no-op, a customer message for
-a ticket never triaged is treated as the new ticket, and a message whose id was already acted on is
+not from the event alone: a "created" for a ticket already handled is a no-op, a customer message for
+a ticket never handled is treated as the new ticket, and a message whose id was already acted on is
 a duplicate however it was delivered.
+
+The conversation is saved only after every action of a turn is done. A retry after a failure (or a
+worker killed mid-turn) re-runs the whole turn, and the action ledger returns the recorded result of
+every write that already happened, so nothing is done twice.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import redis
 
 from connectors.helpdesk.base import Helpdesk
 from connectors.models import Message, Ticket
+from connectors.tools import ToolRegistry, load_all_tools
 from policies.classifier import Classification, Classifier
-from policies.router import policy_for
+from policies.flow import FlowEngine
+from policies.router import default_library, route
+from policies.runtime import PolicyPort, PolicyState
 from worker.actions import TicketActions, type_tag
 from worker.conversation import Conversation, ConversationStore
 from worker.events import TicketEvent
 from worker.ledger import ActionLedger
 from worker.notes import triage_note
+from worker.policy_port import TicketPolicyPort
 from worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
-DESCRIPTION_MESSAGE = "description"  # the seen-id of a ticket's first message when it has no own id
+EngineStep = Callable[[PolicyPort, PolicyState], PolicyState]
 
 
 @dataclass(frozen=True)
 class Outcome:
-    result: str  # triaged | duplicate | ignored | human_has_it
+    result: str  # triaged | waiting | resolved | handed_off | duplicate | ignored | human_has_it
     detail: str = ""
 
 
@@ -42,12 +54,15 @@ class EventProcessor:
         client: redis.Redis,
         classifier: Classifier,
         settings: WorkerSettings,
+        registry: ToolRegistry | None = None,
     ):
         self.desk = desk
         self.redis = client
         self.store = ConversationStore(client)
         self.classifier = classifier
         self.settings = settings
+        self.registry = registry or load_all_tools()
+        self.engine = FlowEngine(default_library(), self.registry)
 
     def process(self, event: TicketEvent) -> Outcome:
         if event.kind == "ignored":
@@ -57,32 +72,38 @@ class EventProcessor:
             conversation = conversation or Conversation(helpdesk=event.helpdesk, ticket_id=event.ticket_id)
             return self._new_ticket(event, conversation)
         if event.kind == "created":
-            return Outcome("duplicate", "ticket already triaged")
+            return Outcome("duplicate", "ticket already handled")
         return self._customer_message(event, conversation)
 
     def _new_ticket(self, event: TicketEvent, conversation: Conversation) -> Outcome:
         ticket = self.desk.get_ticket(event.ticket_id)
         message = self.desk.latest_customer_message(event.ticket_id)
         subject, text = ticket_text(event, ticket, message)
-        conversation.mark_seen(message.id if message else DESCRIPTION_MESSAGE)
+        conversation.mark_seen(message.id if message else f"ticket-{event.ticket_id}")
         conversation.note_turn("customer", text)
 
         classification = self.classifier.classify(text, subject)
         conversation.ticket_type = classification.label
         conversation.confidence = round(classification.confidence, 3)
         conversation.facts = known_facts(event, ticket, classification)
+        conversation.context = flow_context(event, ticket, subject, text, conversation.facts)
         conversation.status = "active"
-        # Saved only once the handoff is done: a retry then re-runs every step, and the ledger
-        # returns the recorded results of the writes that already happened.
-        reason = self._routing_reason(classification)
-        self._hand_off(conversation, reason)
         log.info(
-            "triaged ticket=%s type=%s confidence=%.2f routed=humans",
+            "classified ticket=%s type=%s confidence=%.2f",
             conversation.key,
             classification.label,
             classification.confidence,
         )
-        return Outcome("triaged", reason)
+
+        policy, reason = self._policy_for(classification, event.helpdesk)
+        if policy is None:
+            self._hand_off(conversation, reason)
+            return Outcome("triaged", reason)
+        return self._run(
+            conversation,
+            lambda port, state: self.engine.start(state, policy, conversation.context, port),
+            policy,
+        )
 
     def _customer_message(self, event: TicketEvent, conversation: Conversation) -> Outcome:
         if conversation.saw(event.message_id):
@@ -95,21 +116,60 @@ class EventProcessor:
         if conversation.status == "handed_off":
             self.store.save(conversation)
             return Outcome("human_has_it", "a person owns this ticket; the bot stays silent")
-        self._hand_off(conversation, "the customer wrote again and no policy is waiting for a reply")
-        return Outcome("triaged", "reply routed to humans")
+        if conversation.status == "waiting":
+            if self._human_took_over(event.ticket_id):
+                conversation.status = "handed_off"
+                conversation.handoff_reason = "a person took the ticket over"
+                self.store.save(conversation)
+                return Outcome("human_has_it", "a person took the ticket over; the bot stays silent")
+            return self._run(
+                conversation,
+                lambda port, state: self.engine.resume(state, message.text, conversation.context, port),
+            )
+        self._hand_off(conversation, "the customer wrote again after the policy had finished")
+        return Outcome("handed_off", "reply after the policy finished")
 
-    def _routing_reason(self, classification: Classification) -> str:
+    def _policy_for(self, classification: Classification, helpdesk: str) -> tuple[str | None, str]:
         label, confidence = classification.label, classification.confidence
         if confidence < self.settings.min_confidence:
-            return (
+            return None, (
                 f"the classifier is unsure ({label} at {confidence:.2f}, "
                 f"below the {self.settings.min_confidence:.2f} threshold)"
             )
         if label == "other":
-            return "not a ticket type policydesk resolves automatically"
-        if policy_for(label) is None:
-            return f"no automated policy for {label} is enabled"
-        return "routed to humans"
+            return None, "not a ticket type policydesk resolves automatically"
+        decision = route(label, helpdesk)
+        return (decision.policy.id, "") if decision.policy else (None, decision.reason)
+
+    def _run(self, conversation: Conversation, step: EngineStep, starting: str | None = None) -> Outcome:
+        ledger = ActionLedger(self.redis, conversation.key)
+        actions = TicketActions(self.desk, ledger, conversation)
+        saved = PolicyState.from_dict(conversation.policy)
+        port = TicketPolicyPort(
+            conversation,
+            actions,
+            ledger,
+            self.registry,
+            datetime.now(UTC).date(),
+            starting or saved.policy_id,
+        )
+        state = step(port, saved)
+        conversation.policy = state.to_dict()
+        turn = len(conversation.seen_messages)
+        if state.status == "waiting":
+            port.wait_for_customer(f"wait-{turn}")
+        elif state.status == "active":  # the engine stopped without an outcome: never leave a ticket hanging
+            self._hand_off(conversation, "the policy stopped without reaching an outcome")
+            return Outcome("handed_off", "policy stopped without an outcome")
+        conversation.status = state.status
+        self.store.save(conversation)
+        log.info("policy turn ticket=%s policy=%s status=%s", conversation.key, state.policy_id, state.status)
+        return Outcome(state.status, state.outcome or "")
+
+    def _human_took_over(self, ticket_id: str) -> bool:
+        """An agent assigned to the ticket (not our own API user) means a person is handling it."""
+        assignee = self.desk.get_ticket(ticket_id).assignee_id
+        return bool(assignee) and assignee not in bot_user_ids()
 
     def _hand_off(self, conversation: Conversation, reason: str) -> None:
         ledger = ActionLedger(self.redis, conversation.key)
@@ -124,6 +184,11 @@ class EventProcessor:
         conversation.status = "handed_off"
         conversation.handoff_reason = reason
         self.store.save(conversation)
+
+
+def bot_user_ids() -> set[str]:
+    """Our own API users, whose assignment of a ticket is not a person taking it over."""
+    return {v for v in (os.environ.get("SALESFORCE_INTEGRATION_USER_ID"),) if v}
 
 
 def ticket_text(event: TicketEvent, ticket: Ticket, message: Message | None) -> tuple[str, str]:
@@ -141,3 +206,25 @@ def known_facts(event: TicketEvent, ticket: Ticket, classification: Classificati
     if email:
         facts["email"] = email
     return facts
+
+
+def flow_context(
+    event: TicketEvent, ticket: Ticket, subject: str, text: str, facts: dict[str, str]
+) -> dict[str, Any]:
+    """The `$customer`, `$ticket`, `$brand` and `$facts` a policy reads; kept for later turns."""
+    name = event.requester_name or ticket.requester_name or ""
+    return {
+        "customer": {
+            "email": facts.get("email"),
+            "name": name,
+            "first_name": name.split()[0] if name else "",
+        },
+        "ticket": {
+            "id": event.ticket_id,
+            "subject": subject,
+            "text": text[:4000],
+            "helpdesk": event.helpdesk,
+        },
+        "brand": {"name": os.environ.get("POLICYDESK_BRAND_NAME", "")},
+        "facts": dict(facts),
+    }

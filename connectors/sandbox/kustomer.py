@@ -376,9 +376,10 @@ def _new_conversation(
     return conv
 
 
-def _customer(data: dict[str, Any], ident: str, name: str, email: str) -> dict[str, Any]:
+def _customer(data: dict[str, Any], ident: str, name: str, email: str | None) -> dict[str, Any]:
     at = "2024-11-02T10:00:00.000Z"
-    customer = {"id": ident, "name": name, "emails": [email], "createdAt": at, "updatedAt": at}
+    emails = [email] if email else []  # a chat visitor may have given no email
+    customer = {"id": ident, "name": name, "emails": emails, "createdAt": at, "updatedAt": at}
     data["customers"][ident] = customer
     return customer
 
@@ -777,13 +778,24 @@ def _quoted_history(data: dict[str, Any], conv: dict[str, Any]) -> str:
 def create_ticket(
     data: dict[str, Any], *, subject: str, text: str, email: str | None, name: str | None
 ) -> dict[str, Any]:
-    email = (email or "customer@example.com").strip()
-    customer = _customer_by_email(data, email) or _customer(
-        data, _new_id("customer"), name or email.split("@")[0], email
-    )
+    """An emailed conversation, or a chat from an anonymous visitor when no email is given."""
+    if email:
+        email = email.strip()
+        customer = _customer_by_email(data, email) or _customer(
+            data, _new_id("customer"), name or email.split("@")[0], email
+        )
+    else:
+        customer = _customer(data, _new_id("customer"), name or "Chat visitor", None)
     conv = _new_conversation(data, customer_id=customer["id"], name=subject)
     message = _message(
-        data, conv, direction="in", body=_as_html(text), sender=email, to=[SUPPORT_EMAIL], subject=subject
+        data,
+        conv,
+        direction="in",
+        body=_as_html(text),
+        channel="email" if email else "chat",
+        sender=email,
+        to=[SUPPORT_EMAIL] if email else None,
+        subject=subject if email else None,
     )
     return {"ticket_id": conv["id"], "message_id": message["id"], "customer_id": customer["id"]}
 
@@ -798,10 +810,11 @@ def add_customer_message(data: dict[str, Any], ticket_id: str, text: str) -> dic
         data,
         conv,
         direction="in",
-        body=_as_html(text) + _quoted_history(data, conv),
-        sender=customer["emails"][0],
-        to=[SUPPORT_EMAIL],
-        subject="Re: " + conv["name"],
+        body=_as_html(text) + (_quoted_history(data, conv) if customer["emails"] else ""),
+        channel="email" if customer["emails"] else "chat",
+        sender=customer["emails"][0] if customer["emails"] else None,
+        to=[SUPPORT_EMAIL] if customer["emails"] else None,
+        subject="Re: " + conv["name"] if customer["emails"] else None,
     )
     if conv["status"] != "open":
         conv["status"] = "open"
@@ -827,5 +840,5 @@ def ticket_view(data: dict[str, Any], ticket_id: str) -> dict[str, Any]:
         "replies": [html_to_text(m["body"]) for m in messages if m["direction"] == "out"],
         "notes": [data["notes"][n]["body"] for n in conv["noteIds"]],
         "customer_messages": [html_to_text(m["body"]) for m in messages if m["direction"] == "in"],
-        "requester_email": customer["emails"][0],
+        "requester_email": (customer["emails"] or [None])[0],
     }
