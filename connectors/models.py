@@ -138,3 +138,33 @@ class Order:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+SUBSCRIPTION_STATUSES = ("active", "paused", "cancelled")
+"""One subscription vocabulary for every subscription platform (Smartrr's ACTIVE/PAUSED/CANCELLED)."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A recurring delivery. `next_delivery` and `skipped_dates` are ISO dates (YYYY-MM-DD).
+
+    `id` is the id a policy passes back to the platform's tools; `extra` keeps platform ids the
+    connector needs for writes (for Smartrr the purchase-state UUID and customer-relationship id).
+    `products` repeats the item names so a reply template can list them without a loop.
+    """
+
+    platform: str
+    id: str
+    status: str
+    customer_id: str | None = None
+    customer_email: str | None = None
+    next_delivery: str | None = None
+    frequency: str | None = None
+    items: tuple[OrderItem, ...] = ()
+    products: tuple[str, ...] = ()
+    skipped_dates: tuple[str, ...] = ()
+    platform_status: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -131,6 +131,9 @@ TOOL_MODULES: tuple[str, ...] = (
     "connectors.aftership",
     "connectors.shipengine",
     "connectors.tracking",
+    "connectors.bigcommerce",
+    "connectors.shopify",
+    "connectors.smartrr",
 )
 
 

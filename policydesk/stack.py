@@ -34,9 +34,20 @@ def process_env(overrides: Mapping[str, str]) -> dict[str, str]:
 
 
 class WebProcess:
-    """gunicorn serving webhooks.app on a free loopback port."""
+    """gunicorn serving webhooks.app on a free loopback port.
 
-    def __init__(self, env: Mapping[str, str], *, workers: int = 2, threads: int = 4, log_dir: Path):
+    `app_target` lets a benchmark serve its baseline app under exactly the same gunicorn settings.
+    """
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        *,
+        workers: int = 2,
+        threads: int = 4,
+        log_dir: Path,
+        app_target: str = "webhooks.app:create_app()",
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / "web.log"
@@ -52,7 +63,7 @@ class WebProcess:
             str(threads),
             "--timeout",
             "30",
-            "webhooks.app:create_app()",
+            app_target,
         ]
         self._env = process_env(env)
         self.proc: subprocess.Popen | None = None
@@ -66,7 +77,7 @@ class WebProcess:
             try:
                 if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a worker still booting
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"web process not healthy after {timeout}s; see {self.log_path}")

@@ -25,7 +25,17 @@ from flask import Flask, abort, current_app, g, jsonify, request
 
 from connectors.sandbox.state import Fault, SandboxState
 
-PLATFORM_MODULES = ("freshdesk", "kustomer", "salesforce", "aftership", "shipengine", "shipstation")
+PLATFORM_MODULES = (
+    "freshdesk",
+    "kustomer",
+    "salesforce",
+    "aftership",
+    "shipengine",
+    "shipstation",
+    "bigcommerce",
+    "smartrr",
+    "shopify",
+)
 
 
 def platform_modules() -> dict[str, ModuleType]:

@@ -1,0 +1,574 @@
+"""Smartrr's vendor API (subscriptions on Shopify) as the sandbox serves it (PLATFORMS.md §6).
+
+Mounted at /smartrr, so SMARTRR_BASE_URL is https://host:port/smartrr and the paths below it are
+Smartrr's own /vendor/... paths. Smartrr's OpenAPI document could not be obtained (specs/README.md),
+so response bodies follow the field names PLATFORMS.md §6.2 lists (id, shopifyId, purchaseStateStatus,
+nextBillingDate, custRel, stLineItems) and invent the rest plausibly; the connector reads them
+tolerantly. What the sandbox serves:
+    GET /vendor/customer-relationship                 paged; filterEquals[email|...], filterLike[...]
+    GET /vendor/customer-relationship/{customerShopifyId}
+    GET /vendor/purchase-state                        paged; filterEquals[purchaseStateStatus|shopifyId]
+    GET /vendor/purchase-state/{shopifySubscriptionId}
+    GET /vendor/customer/{custRelId}/purchase-state/  the customer's subscriptions (a plain list)
+    PUT /vendor/customer/{custRelId}/purchase-state/{purchaseStateId}/skip|unskip|pause|activate|cancel
+    GET /vendor/order, /vendor/order/formatted        paged; filterLike[emailOrName] (email, name, order name)
+    GET /vendor/orders/{shopifyId}, /vendor/customer/{custRelId}/orders
+Pages are {data, pageNumber (from 0), pageSize (max 250), totalCount, totalPages}. An unknown filter
+field is 400, as a strict API would answer. Errors are {statusCode, message, error}.
+
+Lifecycle: skip moves nextBillingDate one billing period later and appends the skipped date to
+`skippedDates`; unskip restores the most recent skipped date if it is still ahead; both need an
+ACTIVE subscription (else 400). pause/activate switch ACTIVE <-> PAUSED (repeating one is a 200
+that changes nothing); a CANCELLED subscription refuses all of them. Only changes are recorded as
+writes. No rate-limit headers exist: a throttle (injected as a fault) is a bare 429.
+
+Seeded data, relative to the day the sandbox is seeded (T). Emails are <customer>@smartrr.example.
+Subscription ids are Shopify subscription-contract ids (the `shopifyId`).
+
+| Customer         | Subscription | Status    | Items                         | Every    | Next billing |
+|------------------|--------------|-----------|-------------------------------|----------|--------------|
+| one.active       | 9100000001   | ACTIVE    | Morning Blend Coffee 12oz x1  | 4 weeks  | T+5          |
+| two.active       | 9100000002   | ACTIVE    | Morning Blend Coffee 12oz x2  | 1 month  | T+10         |
+|                  | 9100000003   | ACTIVE    | Oat Milk Creamer x1           | 2 weeks  | T+3          |
+| paused           | 9100000004   | PAUSED    | Decaf Night Roast x1          | 1 month  | T+20         |
+| cancelled        | 9100000005   | CANCELLED | Cold Brew Pack x1 (T-15)      | 2 weeks  | -            |
+| no.subscriptions | -            |           |                               |          |              |
+
+Orders (Shopify order ids 56000000020xx): #2001 one.active T-23 FULFILLED; #2002 two.active T-20
+FULFILLED; #2003 two.active T-1 UNFULFILLED/PAID; #2004 cancelled T-30 FULFILLED.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from connectors.sandbox.app import record_write, sandbox_state, section
+from connectors.sandbox.state import Fault
+
+PLATFORM = "smartrr"
+PREFIX = "/smartrr"
+HELPDESK = False
+
+ACCESS_TOKEN = "smartrr_sandbox_token_0123456789abcdef"  # noqa: S105 (sandbox only)
+DOMAIN = "smartrr.example"
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 250
+NAMESPACE = uuid.UUID("5d6c1f1e-5a1b-4d35-9c3e-70a1c0ffee00")
+
+PRODUCTS = {
+    "Morning Blend Coffee": ("12oz", "MBC-12", "18.00"),
+    "Oat Milk Creamer": ("32oz", "OMC-32", "6.50"),
+    "Decaf Night Roast": ("12oz", "DNR-12", "19.00"),
+    "Cold Brew Pack": ("6 pack", "CBP-6", "24.00"),
+}
+
+# customer -> (name, Shopify customer id, [(contract id, status, product, qty, interval, count, next)])
+CUSTOMERS: dict[str, tuple[str, str, list[tuple[str, str, str, int, str, int, int | None]]]] = {
+    "one.active": (
+        "Olive Active",
+        "6100000001",
+        [("9100000001", "ACTIVE", "Morning Blend Coffee", 1, "WEEK", 4, 5)],
+    ),
+    "two.active": (
+        "Theo Twoactive",
+        "6100000002",
+        [
+            ("9100000002", "ACTIVE", "Morning Blend Coffee", 2, "MONTH", 1, 10),
+            ("9100000003", "ACTIVE", "Oat Milk Creamer", 1, "WEEK", 2, 3),
+        ],
+    ),
+    "paused": (
+        "Paz Paused",
+        "6100000003",
+        [("9100000004", "PAUSED", "Decaf Night Roast", 1, "MONTH", 1, 20)],
+    ),
+    "cancelled": (
+        "Cal Cancelled",
+        "6100000004",
+        [("9100000005", "CANCELLED", "Cold Brew Pack", 1, "WEEK", 2, None)],
+    ),
+    "no.subscriptions": ("Nora Nosub", "6100000005", []),
+}
+CANCELLED_DAYS_AGO = 15
+
+# (order number, customer, days ago, fulfillment, financial, contract id)
+ORDERS = [
+    (2001, "one.active", 23, "FULFILLED", "PAID", "9100000001"),
+    (2002, "two.active", 20, "FULFILLED", "PAID", "9100000002"),
+    (2003, "two.active", 1, "UNFULFILLED", "PAID", "9100000003"),
+    (2004, "cancelled", 30, "FULFILLED", "PAID", "9100000005"),
+]
+
+blueprint = Blueprint("smartrr", __name__)
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _stamp(day: date, hour: int = 14) -> str:
+    return f"{day.isoformat()}T{hour:02d}:00:00.000Z"
+
+
+def _day_of(stamp: str | None) -> date | None:
+    return date.fromisoformat(stamp[:10]) if stamp else None
+
+
+def _id(*parts: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, "/".join(parts)))
+
+
+def add_period(day: date, interval: str, count: int) -> date:
+    """One billing period later; months keep the day where the month has it (Jan 31 -> Feb 28)."""
+    if interval == "DAY":
+        return day + timedelta(days=count)
+    if interval == "WEEK":
+        return day + timedelta(weeks=count)
+    months = count * (12 if interval == "YEAR" else 1)
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _error(status: int, message: str) -> Response:
+    names = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests"}
+    response = jsonify({"statusCode": status, "message": message, "error": names.get(status, "Error")})
+    response.status_code = status
+    return response
+
+
+def _unauthorized() -> Response | None:
+    if request.headers.get("x-smartrr-access-token") == ACCESS_TOKEN:
+        return None
+    return _error(401, "Unauthorized")
+
+
+def _data() -> dict[str, Any]:
+    return section(PLATFORM)
+
+
+def _filters(allowed: set[str]) -> tuple[dict[str, str], dict[str, str]] | Response:
+    """filterEquals[field]=v and filterLike[field]=v query parameters, or a 400 for unknown fields."""
+    equals: dict[str, str] = {}
+    like: dict[str, str] = {}
+    for key, value in request.args.items():
+        for prefix, target in (("filterEquals[", equals), ("filterLike[", like)):
+            if key.startswith(prefix) and key.endswith("]"):
+                field = key[len(prefix) : -1]
+                if field not in allowed:
+                    return _error(400, f"Invalid filter field: {field}")
+                target[field] = value
+    return equals, like
+
+
+def _page(rows: list[dict[str, Any]]) -> Response:
+    try:
+        number = int(request.args.get("pageNumber", 0))
+        size = int(request.args.get("pageSize", DEFAULT_PAGE_SIZE))
+    except ValueError:
+        return _error(400, "pageNumber and pageSize must be integers")
+    if number < 0 or not 1 <= size <= MAX_PAGE_SIZE:
+        return _error(400, f"pageSize must be between 1 and {MAX_PAGE_SIZE}")
+    return jsonify(
+        {
+            "data": rows[number * size : (number + 1) * size],
+            "pageNumber": number,
+            "pageSize": size,
+            "totalCount": len(rows),
+            "totalPages": math.ceil(len(rows) / size),
+        }
+    )
+
+
+def _field(row: dict[str, Any], name: str) -> str:
+    value = row.get(name)
+    return "" if value is None else str(value)
+
+
+def _apply(rows: list[dict[str, Any]], equals: dict[str, str], like: dict[str, str], fields: dict[str, Any]):
+    """`fields` maps a filter name to a function reading it from a row."""
+    for name, wanted in equals.items():
+        rows = [r for r in rows if fields[name](r).casefold() == wanted.casefold()]
+    for name, wanted in like.items():
+        rows = [r for r in rows if wanted.casefold() in fields[name](r).casefold()]
+    return rows
+
+
+def _cust_rel(cust_rel_id: str) -> dict[str, Any] | None:
+    return _data().get("customers", {}).get(cust_rel_id)
+
+
+def _purchase_state_view(state: dict[str, Any]) -> dict[str, Any]:
+    """A purchase state as served: its customer relationship embedded as `custRel`."""
+    return {**state, "custRel": dict(_cust_rel(state["custRelId"]) or {})}
+
+
+def _order_view(order: dict[str, Any]) -> dict[str, Any]:
+    return {**order, "custRel": dict(_cust_rel(order["custRelId"]) or {})}
+
+
+# ---- API: customers -----------------------------------------------------------------------------
+
+CUSTOMER_FIELDS = {
+    "email": lambda r: _field(r, "email"),
+    "shopifyId": lambda r: _field(r, "shopifyId"),
+    "firstName": lambda r: _field(r, "firstName"),
+    "lastName": lambda r: _field(r, "lastName"),
+}
+
+
+@blueprint.get("/vendor/customer-relationship")
+def list_customers():
+    denied = _unauthorized()
+    if denied:
+        return denied
+    parsed = _filters(set(CUSTOMER_FIELDS))
+    if isinstance(parsed, Response):
+        return parsed
+    with sandbox_state().lock:
+        rows = [dict(c) for c in _data().get("customers", {}).values()]
+    return _page(_apply(rows, *parsed, CUSTOMER_FIELDS))
+
+
+@blueprint.get("/vendor/customer-relationship/<customer_shopify_id>")
+def get_customer(customer_shopify_id: str):
+    denied = _unauthorized()
+    if denied:
+        return denied
+    with sandbox_state().lock:
+        found = [
+            dict(c) for c in _data().get("customers", {}).values() if c["shopifyId"] == customer_shopify_id
+        ]
+    return jsonify(found[0]) if found else _error(404, "Customer relationship not found")
+
+
+# ---- API: purchase states -----------------------------------------------------------------------
+
+STATE_FIELDS = {
+    "purchaseStateStatus": lambda r: _field(r, "purchaseStateStatus"),
+    "shopifyId": lambda r: _field(r, "shopifyId"),
+}
+
+
+@blueprint.get("/vendor/purchase-state")
+def list_purchase_states():
+    denied = _unauthorized()
+    if denied:
+        return denied
+    parsed = _filters(set(STATE_FIELDS))
+    if isinstance(parsed, Response):
+        return parsed
+    with sandbox_state().lock:
+        rows = [_purchase_state_view(s) for s in _data().get("purchase_states", {}).values()]
+    return _page(_apply(rows, *parsed, STATE_FIELDS))
+
+
+@blueprint.get("/vendor/purchase-state/<shopify_subscription_id>")
+def get_purchase_state(shopify_subscription_id: str):
+    denied = _unauthorized()
+    if denied:
+        return denied
+    with sandbox_state().lock:
+        found = [
+            _purchase_state_view(s)
+            for s in _data().get("purchase_states", {}).values()
+            if s["shopifyId"] == shopify_subscription_id
+        ]
+    return jsonify(found[0]) if found else _error(404, "Purchase state not found")
+
+
+@blueprint.get("/vendor/customer/<cust_rel_id>/purchase-state/", strict_slashes=False)
+def customer_purchase_states(cust_rel_id: str):
+    denied = _unauthorized()
+    if denied:
+        return denied
+    with sandbox_state().lock:
+        if _cust_rel(cust_rel_id) is None:
+            return _error(404, "Customer relationship not found")
+        rows = [
+            _purchase_state_view(s)
+            for s in _data().get("purchase_states", {}).values()
+            if s["custRelId"] == cust_rel_id
+        ]
+    return jsonify(rows)
+
+
+def _skip(state: dict[str, Any], _body: dict[str, Any]) -> str | None:
+    if state["purchaseStateStatus"] != "ACTIVE":
+        return "Only an active subscription can skip a delivery"
+    current = _day_of(state.get("nextBillingDate"))
+    if current is None:
+        return "The subscription has no upcoming order to skip"
+    policy = state["billingPolicy"]
+    state["nextBillingDate"] = _stamp(add_period(current, policy["interval"], policy["intervalCount"]))
+    state["skippedDates"] = [*state.get("skippedDates", []), current.isoformat()]
+    return None
+
+
+def _unskip(state: dict[str, Any], _body: dict[str, Any]) -> str | None:
+    if state["purchaseStateStatus"] != "ACTIVE":
+        return "Only an active subscription can unskip a delivery"
+    skipped = state.get("skippedDates") or []
+    if not skipped or date.fromisoformat(skipped[-1]) < _today():
+        return "There is no upcoming skipped delivery to restore"
+    state["nextBillingDate"] = _stamp(date.fromisoformat(skipped[-1]))
+    state["skippedDates"] = skipped[:-1]
+    return None
+
+
+def _pause(state: dict[str, Any], body: dict[str, Any]) -> str | None:
+    if state["purchaseStateStatus"] == "CANCELLED":
+        return "A cancelled subscription cannot be paused"
+    state["purchaseStateStatus"] = "PAUSED"
+    state["unpauseDate"] = body.get("unpauseDate")
+    return None
+
+
+def _activate(state: dict[str, Any], _body: dict[str, Any]) -> str | None:
+    if state["purchaseStateStatus"] == "CANCELLED":
+        return "A cancelled subscription cannot be activated"
+    state["purchaseStateStatus"] = "ACTIVE"
+    state["unpauseDate"] = None
+    upcoming = _day_of(state.get("nextBillingDate"))
+    if upcoming is None or upcoming <= _today():
+        state["nextBillingDate"] = _stamp(_today() + timedelta(days=1))
+    return None
+
+
+def _cancel(state: dict[str, Any], _body: dict[str, Any]) -> str | None:
+    if state["purchaseStateStatus"] == "CANCELLED":
+        return "The subscription is already cancelled"
+    state["purchaseStateStatus"] = "CANCELLED"
+    state["nextBillingDate"] = None
+    state["cancelledDate"] = _stamp(_today())
+    return None
+
+
+ACTIONS = {"skip": _skip, "unskip": _unskip, "pause": _pause, "activate": _activate, "cancel": _cancel}
+
+
+@blueprint.put("/vendor/customer/<cust_rel_id>/purchase-state/<purchase_state_id>/<action>")
+def act_on_purchase_state(cust_rel_id: str, purchase_state_id: str, action: str):
+    denied = _unauthorized()
+    if denied:
+        return denied
+    change = ACTIONS.get(action)
+    if change is None:
+        return _error(404, f"Cannot PUT {action}")
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
+    with sandbox_state().lock:
+        state = _data().get("purchase_states", {}).get(purchase_state_id)
+        if state is None or state["custRelId"] != cust_rel_id:
+            return _error(404, "Purchase state not found")
+        before = dict(state)
+        problem = change(state, body)
+        if problem:
+            return _error(400, problem)
+        if state != before:
+            state["updatedDate"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            record_write(PLATFORM, body, action=action, subscription=state["shopifyId"])
+        return jsonify(_purchase_state_view(state))
+
+
+# ---- API: orders --------------------------------------------------------------------------------
+
+ORDER_FIELDS = {
+    "emailOrName": lambda r: " ".join(
+        [
+            _field(r["custRel"], "email"),
+            f"{_field(r['custRel'], 'firstName')} {_field(r['custRel'], 'lastName')}",
+            _field(r, "orderName"),
+        ]
+    ),
+    "shopifyId": lambda r: _field(r, "shopifyId"),
+    "orderName": lambda r: _field(r, "orderName"),
+}
+
+
+def _order_rows() -> list[dict[str, Any]]:
+    with sandbox_state().lock:
+        rows = [_order_view(o) for o in _data().get("orders", {}).values()]
+    return sorted(rows, key=lambda r: r["orderProcessedDate"], reverse=True)
+
+
+@blueprint.get("/vendor/order")
+@blueprint.get("/vendor/order/formatted")
+def list_orders():
+    denied = _unauthorized()
+    if denied:
+        return denied
+    parsed = _filters(set(ORDER_FIELDS))
+    if isinstance(parsed, Response):
+        return parsed
+    return _page(_apply(_order_rows(), *parsed, ORDER_FIELDS))
+
+
+@blueprint.get("/vendor/orders/<shopify_id>")
+def get_order(shopify_id: str):
+    denied = _unauthorized()
+    if denied:
+        return denied
+    found = [o for o in _order_rows() if o["shopifyId"] == shopify_id]
+    return jsonify(found[0]) if found else _error(404, "Order not found")
+
+
+@blueprint.get("/vendor/customer/<cust_rel_id>/orders")
+def customer_orders(cust_rel_id: str):
+    denied = _unauthorized()
+    if denied:
+        return denied
+    with sandbox_state().lock:
+        if _cust_rel(cust_rel_id) is None:
+            return _error(404, "Customer relationship not found")
+    return _page([o for o in _order_rows() if o["custRelId"] == cust_rel_id])
+
+
+def fault_response(fault: Fault) -> Response:
+    """Smartrr publishes no rate-limit headers, so a throttle is a bare 429."""
+    if fault.body is not None:
+        response = jsonify(fault.body)
+        response.status_code = fault.status
+        return response
+    messages = {429: "ThrottlerException: Too Many Requests", 401: "Unauthorized"}
+    return _error(fault.status, messages.get(fault.status, "Internal server error"))
+
+
+def client_env(base_url: str) -> dict[str, str]:
+    return {"SMARTRR_BASE_URL": f"{base_url}{PREFIX}", "SMARTRR_API_TOKEN": ACCESS_TOKEN}
+
+
+# ---- seeded data --------------------------------------------------------------------------------
+
+
+def _customer(key: str, name: str, shopify_id: str) -> dict[str, Any]:
+    first, last = name.split(" ", 1)
+    return {
+        "id": _id("custRel", key),
+        "shopifyId": shopify_id,
+        "email": f"{key}@{DOMAIN}",
+        "firstName": first,
+        "lastName": last,
+        "phone": None,
+        "createdDate": _stamp(_today() - timedelta(days=120), 9),
+    }
+
+
+def _line_item(contract: str, product: str, quantity: int) -> dict[str, Any]:
+    variant, sku, price = PRODUCTS[product]
+    return {
+        "id": _id("line", contract),
+        "quantity": quantity,
+        "basePrice": price,
+        "productName": product,
+        "variantName": variant,
+        "sku": sku,
+        "vnt": {
+            "shopifyId": f"gid://shopify/ProductVariant/{4100 + list(PRODUCTS).index(product)}",
+            "sku": sku,
+            "variantTitle": variant,
+            "purchasable": {"purchasableName": product},
+        },
+    }
+
+
+def _purchase_state(
+    cust_rel_id: str,
+    contract: str,
+    status: str,
+    product: str,
+    quantity: int,
+    interval: str,
+    count: int,
+    nxt: int | None,
+) -> dict[str, Any]:
+    today = _today()
+    policy = {"interval": interval, "intervalCount": count}
+    return {
+        "id": _id("purchaseState", contract),
+        "shopifyId": contract,
+        "custRelId": cust_rel_id,
+        "purchaseStateStatus": status,
+        "nextBillingDate": _stamp(today + timedelta(days=nxt)) if nxt is not None else None,
+        "createdDate": _stamp(today - timedelta(days=90), 9),
+        "updatedDate": _stamp(today - timedelta(days=1), 9),
+        "cancelledDate": _stamp(today - timedelta(days=CANCELLED_DAYS_AGO))
+        if status == "CANCELLED"
+        else None,
+        "unpauseDate": None,
+        "sellingPlanId": f"gid://shopify/SellingPlan/{interval.lower()}-{count}",
+        "billingPolicy": dict(policy),
+        "deliveryPolicy": dict(policy),
+        "stLineItems": [_line_item(contract, product, quantity)],
+        "skippedDates": [],
+    }
+
+
+def _order(
+    number: int, customer: dict[str, Any], days_ago: int, fulfillment: str, financial: str, state: dict
+):
+    item = state["stLineItems"][0]
+    processed = _stamp(_today() - timedelta(days=days_ago), 10)
+    return {
+        "id": _id("order", str(number)),
+        "shopifyId": f"56000000{number}",
+        "orderName": f"#{number}",
+        "orderProcessedDate": processed,
+        "createdDate": processed,
+        "custRelId": customer["id"],
+        "fulfillmentStatus": fulfillment,
+        "financialStatus": financial,
+        "cancelledAt": None,
+        "totalPrice": f"{float(item['basePrice']) * item['quantity']:.2f}",
+        "currency": "USD",
+        "items": [
+            {
+                "productName": item["productName"],
+                "variantName": item["variantName"],
+                "sku": item["sku"],
+                "quantity": item["quantity"],
+                "price": item["basePrice"],
+            }
+        ],
+        "shippingAddress": {
+            "firstName": customer["firstName"],
+            "lastName": customer["lastName"],
+            "address1": f"{number} Roast Avenue",
+            "address2": None,
+            "city": "Portland",
+            "province": "Oregon",
+            "provinceCode": "OR",
+            "zip": "97205",
+            "country": "United States",
+            "countryCode": "US",
+        },
+        "sts": [{"id": state["id"], "shopifyId": state["shopifyId"]}],
+    }
+
+
+def seed(data: dict[str, Any]) -> None:
+    data.clear()
+    customers: dict[str, dict[str, Any]] = {}
+    states: dict[str, dict[str, Any]] = {}
+    by_contract: dict[str, dict[str, Any]] = {}
+    by_key: dict[str, dict[str, Any]] = {}
+    for key, (name, shopify_id, subscriptions) in CUSTOMERS.items():
+        customer = _customer(key, name, shopify_id)
+        customers[customer["id"]] = by_key[key] = customer
+        for spec in subscriptions:
+            state = _purchase_state(customer["id"], *spec)
+            states[state["id"]] = by_contract[state["shopifyId"]] = state
+    orders = {}
+    for number, key, days_ago, fulfillment, financial, contract in ORDERS:
+        order = _order(number, by_key[key], days_ago, fulfillment, financial, by_contract[contract])
+        orders[order["id"]] = order
+    data.update(customers=customers, purchase_states=states, orders=orders)
