@@ -197,6 +197,14 @@ def clean_message(body: str) -> str:
     return stripped or html_to_text(body)
 
 
+def same_text(sent: str, found: str) -> bool:
+    """Whether a message read back from a helpdesk is one we sent: compared without markup, quoted
+    history or whitespace differences, on its opening (helpdesks may append signatures)."""
+    ours = " ".join(html_to_text(sent).split())[:300]
+    theirs = " ".join(clean_message(found).split())
+    return bool(ours) and ours in theirs
+
+
 def text_to_html(text: str) -> str:
     """Our replies are plain text; helpdesks that expect HTML get escaped paragraphs and line breaks."""
     paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]

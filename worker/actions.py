@@ -2,8 +2,7 @@
 
 Tags, assignment and status are idempotent (the same write twice leaves the same ticket), so an
 interrupted attempt is simply redone. Notes carry a short reference so an interrupted note can be
-looked up on the ticket instead of being posted twice. Replies have no such lookup: an interrupted
-reply is handed to a human rather than risk sending the customer the same message twice.
+looked up on the ticket instead of being posted twice; an interrupted reply is looked up by its text.
 """
 
 from __future__ import annotations
@@ -63,11 +62,18 @@ class TicketActions:
         )
 
     def reply(self, step: str, body: str) -> str:
+        """A reply whose answer was lost is looked up on the ticket by its text before any resend.
+        (An identical reply sent in an earlier turn would also match; that customer already has it.)"""
+
+        def already_sent() -> object:
+            return self.desk.find_reply(self.ticket_id, body) or NOT_FOUND
+
         return self.ledger.perform(
             step,
             "reply",
             {"ticket": self.ticket_id, "body": body},
             lambda: self.desk.reply(self.ticket_id, body),
+            reconcile=already_sent,
         )
 
     def assign_to_humans(self, step: str) -> str | None:

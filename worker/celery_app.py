@@ -21,10 +21,13 @@ QUEUE = "policydesk"
 
 def celery_config() -> dict[str, Any]:
     settings = load_settings()
+    transport = {"visibility_timeout": settings.visibility_timeout}
+    if settings.visibility_override:  # crash tests: sweep for a dead worker's tasks every second
+        transport.update(unacked_restore_interval=1, unacked_restore_throttle=1)
     return {
         "broker_url": resolve_redis_url(),
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"visibility_timeout": settings.visibility_timeout},
+        "broker_transport_options": transport,
         "task_default_queue": QUEUE,
         "task_serializer": "json",
         "accept_content": ["json"],
@@ -34,11 +37,16 @@ def celery_config() -> dict[str, Any]:
         "task_acks_on_failure_or_timeout": True,
         "worker_prefetch_multiplier": 1,
         "task_time_limit": settings.task_time_limit,
-        "task_soft_time_limit": max(1, settings.task_time_limit - 30),
+        "task_soft_time_limit": soft_time_limit(settings.task_time_limit),
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "worker_hijack_root_logger": False,
         "enable_utc": True,
     }
+
+
+def soft_time_limit(hard: int) -> int:
+    """Leave the task time to hand off cleanly before the hard limit kills it."""
+    return hard - 30 if hard > 150 else max(1, int(hard * 0.8))
 
 
 app = Celery("policydesk", include=["worker.tasks"])

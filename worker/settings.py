@@ -25,10 +25,17 @@ class WorkerSettings:
     event_ttl: int  # how long delivery ids are remembered (longer than every sender's retries)
     min_confidence: float  # below this the classifier's label is not trusted
     handoff_groups: dict[str, str | None]
+    visibility_override: int | None = None
 
     @property
     def visibility_timeout(self) -> int:
-        """Above every retry delay and time limit, so Redis never redelivers a task that still runs."""
+        """Above every retry delay and time limit, so Redis never redelivers a task that still runs.
+
+        POLICYDESK_VISIBILITY_TIMEOUT overrides it for crash tests, which need a killed worker's task
+        redelivered within seconds; it must still exceed the time limit and the longest retry delay.
+        """
+        if self.visibility_override:
+            return self.visibility_override
         return max(3600, self.retry_backoff_max + self.task_time_limit + 600)
 
 
@@ -46,4 +53,5 @@ def load_settings(env: Mapping[str, str] = os.environ) -> WorkerSettings:
             "kustomer": env.get("KUSTOMER_HANDOFF_TEAM_ID"),
             "salesforce": env.get("SALESFORCE_HANDOFF_QUEUE_ID"),
         },
+        visibility_override=_int(env, "POLICYDESK_VISIBILITY_TIMEOUT", 0) or None,
     )

@@ -24,7 +24,7 @@ from connectors.helpdesk import helpdesk_client
 from connectors.helpdesk.base import Helpdesk
 from policies.classifier import default_classifier
 from worker.actions import TicketActions
-from worker.celery_app import app
+from worker.celery_app import app, soft_time_limit
 from worker.conversation import Conversation, ConversationStore
 from worker.events import TicketEvent
 from worker.ledger import ActionLedger, ActionOutcomeUnknown
@@ -54,7 +54,7 @@ def handle_event(self: Task, payload: dict) -> str:
         return give_up(event, f"processing stopped the worker {deliveries - 1} times (redelivery cap)")
     try:
         with ticket_lock(
-            get_redis(), event.ticket_key, hold=settings.task_time_limit + 60, wait=settings.lock_wait
+            get_redis(), event.ticket_key, hold=settings.task_time_limit + 10, wait=lock_wait(settings)
         ):
             outcome = EventProcessor(
                 desk_for(event.helpdesk), get_redis(), default_classifier(), settings
@@ -76,6 +76,11 @@ def handle_event(self: Task, payload: dict) -> str:
         return give_up(event, f"internal error ({type(exc).__name__})")
     log.info("event done ticket=%s kind=%s result=%s", event.ticket_key, event.kind, outcome.result)
     return outcome.result
+
+
+def lock_wait(settings: WorkerSettings) -> float:
+    """Waiting for a lock counts against the task's time limit: keep it well inside, retry instead."""
+    return min(settings.lock_wait, soft_time_limit(settings.task_time_limit) / 2)
 
 
 def count_delivery(task_id: str | None, retries: int) -> int:

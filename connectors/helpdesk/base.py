@@ -44,5 +44,8 @@ class Helpdesk(Protocol):
     def find_customer(self, email: str) -> Customer | None:
         """The helpdesk's customer/contact record for this email, or None."""
 
+    def find_reply(self, ticket_id: str, body: str) -> str | None:
+        """The id of a public reply on the ticket with this text (to reconcile an ambiguous reply)."""
+
     def find_note(self, ticket_id: str, marker: str) -> bool:
         """Whether an internal note containing `marker` exists (to reconcile an ambiguous note write)."""

@@ -16,7 +16,7 @@ from connectors.errors import Rejected
 from connectors.helpdesk.base import TicketStatus
 from connectors.http import HttpClient
 from connectors.models import Customer, Message, Ticket
-from connectors.text import clean_message, html_to_text, merge_tags, text_to_html
+from connectors.text import clean_message, html_to_text, merge_tags, same_text, text_to_html
 
 STATUS_CODES: dict[str, int] = {"open": 2, "pending": 3, "resolved": 4}
 STATUS_NAMES: dict[int, str] = {2: "open", 3: "pending", 4: "resolved", 5: "resolved"}
@@ -133,6 +133,14 @@ class FreshdeskClient:
             name=contact.get("name"),
             extra={k: contact[k] for k in ("phone", "mobile", "company_id") if contact.get(k)},
         )
+
+    def find_reply(self, ticket_id: str, body: str) -> str | None:
+        for conversation in self._conversations(ticket_id):
+            if conversation.get("incoming") or conversation.get("private"):
+                continue
+            if same_text(body, conversation.get("body") or conversation.get("body_text") or ""):
+                return str(conversation["id"])
+        return None
 
     def find_note(self, ticket_id: str, marker: str) -> bool:
         for conversation in self._conversations(ticket_id):

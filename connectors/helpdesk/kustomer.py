@@ -18,7 +18,7 @@ from connectors.errors import NotFound, OutcomeUnknown, Rejected
 from connectors.helpdesk.base import TicketStatus
 from connectors.http import HttpClient
 from connectors.models import Customer, Message, Ticket
-from connectors.text import clean_message, merge_tags
+from connectors.text import clean_message, merge_tags, same_text
 
 STATUS_VALUES: dict[str, str] = {"open": "open", "pending": "snoozed", "resolved": "done"}
 STATUS_NAMES: dict[str, str] = {"open": "open", "snoozed": "pending", "done": "resolved"}
@@ -169,6 +169,12 @@ class KustomerClient:
             email=match or (emails[0] if emails else email),
             name=_attrs(data).get("name") or _attrs(data).get("displayName"),
         )
+
+    def find_reply(self, ticket_id: str, body: str) -> str | None:
+        for message in self._messages(ticket_id):
+            if _attrs(message).get("direction") == "out" and same_text(body, _message_text(message)):
+                return str(message["id"])
+        return None
 
     def find_note(self, ticket_id: str, marker: str) -> bool:
         return any(

@@ -48,7 +48,7 @@ from connectors.errors import (
 from connectors.helpdesk.base import TicketStatus
 from connectors.http import make_retrying
 from connectors.models import Customer, Message, Ticket
-from connectors.text import clean_message
+from connectors.text import clean_message, same_text
 
 log = logging.getLogger(__name__)
 
@@ -269,6 +269,17 @@ class SalesforceClient:
             name=contact.get("Name"),
             extra={"account_id": contact.get("AccountId")},
         )
+
+    def find_reply(self, ticket_id: str, body: str) -> str | None:
+        """Replies are logged on the Case as outgoing EmailMessages (emailSimple with logEmailOnSend)."""
+        sent = self._records(
+            format_soql(
+                "SELECT Id, TextBody FROM EmailMessage WHERE ParentId = {} AND Incoming = false "
+                "ORDER BY MessageDate DESC LIMIT 50",
+                _checked_id(ticket_id),
+            )
+        )
+        return next((e["Id"] for e in sent if same_text(body, e.get("TextBody") or "")), None)
 
     def find_note(self, ticket_id: str, marker: str) -> bool:
         if not marker:

@@ -18,6 +18,7 @@ The control API is for tests and the demo only; it is not part of any vendor's A
 from __future__ import annotations
 
 import importlib
+import time
 from types import ModuleType
 from typing import Any
 
@@ -76,13 +77,31 @@ def create_app(state: SandboxState | None = None) -> Flask:
             if request.path.startswith(module.PREFIX + "/") or request.path == module.PREFIX:
                 g.platform = name
                 fault = sandbox_state().take_fault(name, request.method, request.path)
-                if fault:
+                if fault and fault.status == 0:
+                    _hold(name, fault)
+                elif fault:
                     sandbox_state().record(name, request.method, request.path, None, fault=fault.status)
                     return module.fault_response(fault)
         return None
 
+    @app.after_request
+    def hold_answer(response):
+        if g.get("hold_answer"):
+            sandbox_state().record(g.platform, request.method, request.path, None, held="after")
+            time.sleep(g.hold_answer)
+        return response
+
     _register_control_api(app, modules)
     return app
+
+
+def _hold(platform: str, fault: Fault) -> None:
+    """A slow request: held before it is handled, or (delay_after) its answer held after it applied."""
+    if fault.delay_after:
+        g.hold_answer = fault.delay
+        return
+    sandbox_state().record(platform, request.method, request.path, None, held="before")
+    time.sleep(fault.delay)
 
 
 def _seed(state: SandboxState, modules: dict[str, ModuleType]) -> None:
@@ -125,6 +144,8 @@ def _register_control_api(app: Flask, modules: dict[str, ModuleType]) -> None:
             path_contains=spec.get("path_contains"),
             retry_after=spec.get("retry_after"),
             body=spec.get("body"),
+            delay=float(spec.get("delay", 0)),
+            delay_after=bool(spec.get("delay_after", False)),
         )
         with sandbox_state().lock:
             sandbox_state().faults.append(fault)

@@ -11,7 +11,12 @@ from typing import Any
 
 @dataclass
 class Fault:
-    """Answer the next `count` matching requests with `status` instead of serving them."""
+    """Answer the next `count` matching requests with `status` instead of serving them.
+
+    `status` 0 with a `delay` serves the request normally but slowly: held before it is handled
+    (`delay_after` False: nothing applied yet) or after (`delay_after` True: applied, answer late).
+    Crash tests kill a worker inside that window. Holding is logged as a write with `held` set.
+    """
 
     platform: str
     status: int
@@ -20,6 +25,8 @@ class Fault:
     path_contains: str | None = None  # None matches every path of the platform
     retry_after: float | None = None  # sent as the platform's own wait header
     body: Any = None
+    delay: float = 0.0
+    delay_after: bool = False
 
     def matches(self, platform: str, method: str, path: str) -> bool:
         return (

@@ -1,0 +1,128 @@
+"""Nothing lost, nothing done twice, when a worker dies: a real Celery worker is SIGKILLed at each point of
+a turn, the task is redelivered to a fresh worker, and the sandbox must have received each write once.
+
+The sandbox holds one request open (delay fault) so the kill lands exactly where the test wants it:
+- before the write: a read the turn makes before replying is held; nothing was written yet;
+- right after the write: the reply is applied and its answer held, so the worker never learns it happened;
+- before the state save: the turn's last helpdesk call is held, after the reply was recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from policydesk.stack import WebProcess, WorkerProcess
+
+CRASH_TUNING = {
+    "POLICYDESK_TASK_TIME_LIMIT": "10",
+    "POLICYDESK_VISIBILITY_TIMEOUT": "12",  # a dead worker's task comes back after 12 s
+    "POLICYDESK_LOCK_WAIT": "4",  # then retries until the dead worker's lock expires (time limit + 10 s)
+    "POLICYDESK_MAX_RETRIES": "6",
+    "POLICYDESK_RETRY_BACKOFF_MAX": "2",
+}
+EMAIL = "in-transit.on-time@shipengine.example"
+
+
+@pytest.fixture(scope="module")
+def crash_env(base_env: dict[str, str]) -> dict[str, str]:
+    url = base_env["REDIS_URL"].rsplit("/", 1)[0] + "/2"
+    redis.Redis.from_url(url).flushdb()
+    return {**base_env, **CRASH_TUNING, "REDIS_URL": url}
+
+
+@pytest.fixture(scope="module")
+def crash_web(crash_env: dict[str, str], data_dir: Path):
+    web = WebProcess(crash_env, log_dir=data_dir / "crash-logs").start()
+    yield web
+    web.stop()
+
+
+@pytest.fixture(scope="module")
+def crash_customers(sandbox, crash_env):
+    from policydesk.customers import SandboxCustomers
+
+    return SandboxCustomers(sandbox.url, str(sandbox.cert), crash_env)
+
+
+def drafts_for(customers, ticket_id: str) -> list[dict]:
+    """Replies the sandbox actually applied for this conversation (not held markers or faults)."""
+    return [
+        w
+        for w in customers.writes("kustomer")
+        if w["method"] == "POST"
+        and w["path"].endswith("/drafts")
+        and not w.get("held")
+        and not w.get("fault")
+        and (w.get("body") or {}).get("conversation") == ticket_id
+    ]
+
+
+def wait_for_held(customers, platform: str, path_part: str, since: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(w.get("held") and path_part in w["path"] for w in customers.writes(platform)[since:]):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no held request on {platform} {path_part}")
+
+
+@pytest.mark.parametrize(
+    ("point", "fault", "held_platform", "held_path"),
+    [
+        (
+            "before the write",
+            {"platform": "shipstation", "method": "GET", "path_contains": "/orders", "delay": 25},
+            "shipstation",
+            "/orders",
+        ),
+        (
+            "right after the write",
+            {
+                "platform": "kustomer",
+                "method": "POST",
+                "path_contains": "/drafts",
+                "delay": 25,
+                "delay_after": True,
+            },
+            "kustomer",
+            "/drafts",
+        ),
+        (
+            "before the state save",
+            {"platform": "kustomer", "method": "GET", "path_contains": "/v1/tags", "delay": 25},
+            "kustomer",
+            "/v1/tags",
+        ),
+    ],
+)
+def test_worker_killed_mid_turn_answers_the_customer_exactly_once(
+    crash_web, crash_customers, crash_env, data_dir, sandbox, point, fault, held_platform, held_path
+):
+    customers = crash_customers
+    logs = data_dir / "crash-logs"
+    first = WorkerProcess(crash_env, log_dir=logs, name=f"doomed-{held_platform}").start()
+    since = len(customers.writes(held_platform))
+    customers.http.post(f"{sandbox.url}/_sandbox/faults", json={**fault, "status": 0}).raise_for_status()
+    try:
+        ticket = customers.open_ticket("kustomer", "Where is my order?", "Where is my order?", EMAIL)
+        for delivery in ticket.deliveries:
+            assert delivery.post(crash_web.url).status_code == 202
+        wait_for_held(customers, held_platform, held_path, since)
+        first.kill()
+    finally:
+        customers.http.delete(f"{sandbox.url}/_sandbox/faults")
+        first.kill()
+
+    second = WorkerProcess(crash_env, log_dir=logs, name=f"rescuer-{held_platform}").start()
+    try:
+        view = customers.wait_for(ticket, lambda v: "pd-resolved" in v["tags"], timeout=90)
+    finally:
+        second.stop()
+    assert "pd-resolved" in view["tags"], (point, view["tags"], view["notes"])
+    assert len(drafts_for(customers, ticket.ticket_id)) == 1, point
+    assert len(view["replies"]) == 1 and "on schedule" in view["replies"][0]
+    assert view["notes"] == []
