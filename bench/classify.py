@@ -3,7 +3,8 @@
 Usage: .venv/bin/python bench/classify.py [FILES...]
 Default: every *.jsonl in ../shared/data next to the repository. Each line: {"text", "label", ...};
 labels compare case-insensitively. Prints per-file and overall precision/recall/F1 per label,
-macro-F1 over the labels present in the data, a confusion matrix, and throughput.
+macro-F1 over the labels present in the data, a confusion matrix, load time, throughput and
+per-message latency percentiles.
 
 The measurement files are licensed for measuring only: this script reads them, nothing copies them.
 """
@@ -108,6 +109,25 @@ def throughput(classifier: Classifier, texts: Sequence[str], rounds: int = 3) ->
     return best
 
 
+def latency_ms(classifier: Classifier, texts: Sequence[str]) -> dict[str, float]:
+    """Per-message latency as the worker sees it (one call per ticket, after loading).
+
+    Percentiles, not just the mean: the worker's budget is per ticket, and a few long
+    messages are what would break it.
+    """
+    samples = []
+    for text in texts:
+        start = time.perf_counter()
+        classifier.classify(text)
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+
+    def pick(q: float) -> float:
+        return samples[min(len(samples) - 1, int(q * len(samples)))]
+
+    return {"p50": pick(0.50), "p95": pick(0.95), "max": samples[-1]} if samples else {}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     files = [Path(a) for a in args] or sorted(DEFAULT_DIR.glob("*.jsonl"))
@@ -134,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"load: {load_seconds * 1000:.0f} ms; throughput: {rate:,.0f} messages/s ({1e6 / rate:.0f} µs each)"
     )
+    per_message = latency_ms(classifier, texts)
+    if per_message:
+        print("per message: " + ", ".join(f"{name} {value:.2f} ms" for name, value in per_message.items()))
     return 0
 
 

@@ -176,14 +176,26 @@ def _declines(tokens: list[str], index: int) -> bool:
     )
 
 
+def _prefers(tokens: list[str], index: int) -> bool:
+    """Whether the "than" at `index` closes "rather ... than" within one sentence."""
+    before = tokens[max(0, index - 6) : index]
+    if "." in before:
+        before = before[len(before) - before[::-1].index(".") :]
+    return "rather" in before[:-1]
+
+
 def mark_negation(tokens: list[str]) -> list[str]:
     out = list(tokens)
     for index, word in enumerate(tokens):
         if word == "no" and _declines(tokens, index):
             out[index + 1] = "not_" + tokens[index + 1]
             continue
-        if word not in NEGATORS and not (word == "no" and tokens[index + 1 : index + 2] == ["need"]):
+        if word == "than" and _prefers(tokens, index):
+            pass  # "I'd rather wait than cancel": what follows "than" is the thing declined
+        elif word not in NEGATORS and not (word == "no" and tokens[index + 1 : index + 2] == ["need"]):
             continue
+        elif word == "rather" and tokens[index + 1 : index + 2] != ["than"]:
+            continue  # "I'd rather have a refund" prefers the refund; only "rather than X" declines X
         if index and tokens[index - 1] in ABILITY:
             continue
         window = tokens[index + 1 : index + 1 + NEGATION_WINDOW]
