@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 EventKind = Literal["created", "customer_message", "ignored"]
@@ -38,7 +38,9 @@ class TicketEvent:
         return f"{self.helpdesk}:{self.ticket_id}"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Shallow on purpose: the dict is JSON-encoded at once, and a deep copy of `raw` costs more than
+        the receiver's own parsing."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TicketEvent:

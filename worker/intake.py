@@ -29,10 +29,14 @@ def accept(event: TicketEvent) -> bool:
         log.info("duplicate delivery dropped helpdesk=%s ticket=%s", event.helpdesk, event.ticket_id)
         return False
     try:
-        handle_event.apply_async(args=[event.to_dict()])
+        # argsrepr: Flower and the broker's message headers show the ticket, never customer text or emails
+        # (and Celery's default repr of the whole event costs more than the rest of the receiver).
+        handle_event.apply_async(
+            args=[event.to_dict()], argsrepr=f"[{event.ticket_key} {event.kind}]", kwargsrepr="{}"
+        )
     except Exception:
         if key:
             redis.delete(key)
         raise
-    log.info("enqueued helpdesk=%s ticket=%s kind=%s", event.helpdesk, event.ticket_id, event.kind)
+    log.debug("enqueued helpdesk=%s ticket=%s kind=%s", event.helpdesk, event.ticket_id, event.kind)
     return True
