@@ -128,6 +128,7 @@ def load_all_tools() -> ToolRegistry:
 # Every connector module that defines tools; importing one registers its tools.
 TOOL_MODULES: tuple[str, ...] = (
     "connectors.helpdesk.tools",
+    "connectors.helpdesk.builtins",
     "connectors.aftership",
     "connectors.shipengine",
     "connectors.tracking",

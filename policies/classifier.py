@@ -427,5 +427,9 @@ class LocalClassifier:
 
 @lru_cache(maxsize=1)
 def default_classifier() -> Classifier:
-    """The process-wide classifier (built once; training the local model takes a fraction of a second)."""
-    return LocalClassifier()
+    """The process-wide classifier (built once; training the local model takes a fraction of a second):
+    Claude-backed when ANTHROPIC_API_KEY is set, with the local model as its fallback, else the local
+    model alone."""
+    from policies.claude_classifier import claude_or_local  # imported here: it builds on this module
+
+    return claude_or_local(LocalClassifier())

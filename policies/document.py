@@ -23,6 +23,7 @@ import yaml
 
 from connectors.helpdesk import HELPDESKS
 from policies.classifier import LABELS
+from policies.variants import parse_variants
 
 __all__ = [
     "ENGINES",
@@ -40,10 +41,31 @@ __all__ = [
 ]
 
 ENGINES = ("flow", "agent", "auto")
-FRONT_MATTER_FIELDS = ("id", "title", "handles", "helpdesks", "platforms", "guards", "engine", "description")
+FRONT_MATTER_FIELDS = (
+    "id",
+    "title",
+    "handles",
+    "helpdesks",
+    "platforms",
+    "guards",
+    "engine",
+    "description",
+    "variants",
+)
 STEP_ACTIONS: dict[str, tuple[str, ...]] = {
     # action -> the other keys that step may carry (besides id, next, note)
-    "ask": ("type", "macro", "reask_macro", "tries", "prefill", "again", "from", "show", "on_fail"),
+    "ask": (
+        "type",
+        "macro",
+        "reask_macro",
+        "tries",
+        "prefill",
+        "again",
+        "from",
+        "show",
+        "on_fail",
+        "confirms",
+    ),
     "call": ("args", "save_as", "confirm"),
     "branch": (),
     "reply": (),
@@ -161,6 +183,7 @@ class PolicyDocument:
     platforms: list[str] = field(default_factory=list)
     guards: dict[str, Any] = field(default_factory=dict)
     engine: str = "auto"
+    variants: list[str] = field(default_factory=list)
     description: str = ""
     meta_lines: dict[str, int] = field(default_factory=dict)
     body: str = ""
@@ -296,6 +319,10 @@ def _parse_front_matter(doc: PolicyDocument, text: str) -> None:
         doc.engine = engine
     description = meta.get("description")
     doc.description = description.strip() if isinstance(description, str) else ""
+    variants, problems = parse_variants(meta.get("variants"))
+    doc.variants = list(variants)
+    for problem in problems:
+        doc.error(line("variants"), problem)
 
 
 def _error_mark(exc: yaml.YAMLError) -> Any:

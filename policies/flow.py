@@ -11,6 +11,11 @@ Deterministic and resumable by construction:
 Failure policy: a non-retryable platform error, a guard violation, a broken step or a customer we
 could not understand twice all end in a hand-off with a reason, never in a stuck ticket. Retryable
 platform errors propagate so the worker retries the whole task later.
+
+Tools are called only through policies.guards.GuardedTools, the same path the agent engine uses, so
+the guards hold whichever engine runs a policy. A write is authorised by the customer's yes to an
+`ask` step of type yes_no that carries `confirms: {tool: <name>, args: {...}}` (the same argument
+expressions as the call step); a refused write hands off with "refused: <reason>".
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from connectors.tools import ToolRegistry
 from policies.document import PolicyDocument, Step, macro_name
 from policies.expressions import ExpressionError, compile_expression, lookup, render_template
 from policies.extract import extract_email, extract_order_number
+from policies.guards import GuardedTools, ToolRefused
 from policies.library import PolicyLibrary
 from policies.runtime import FlowContext, Frame, Handoff, PolicyPort, PolicyState, step_key
 from policies.slots import SLOT_TYPES, extract_choice, extract_slot, option_label
@@ -285,16 +291,13 @@ class _Run:
         tool = self.engine.registry.resolve(str(step.value or ""))
         if tool is None:
             raise FlowError(f"tool @{step.value} is not available")
-        raw_args = step.data.get("args") or {}
-        if not isinstance(raw_args, Mapping):
-            raise FlowError(f"step {step.id!r}: args must be 'name: value' pairs")
-        args = {str(name): self.value(raw) for name, raw in raw_args.items()}
-        violation = self.guard_violation(step, tool.writes, args)
-        if violation:
-            self.hand_off_now(f"guard: {violation}", step.id, key=key)
-            return
+        args = self.arguments(step.data.get("args"), step.id)
         try:
-            result = self.port.call_tool(key, tool.name, args)
+            result = self.tools().call(key, tool.name, args)
+        except ToolRefused as exc:
+            self.note(f"@{tool.name}: refused")
+            self.hand_off_now(f"refused: {exc.reason}", step.id, key=key)
+            return
         except PlatformError as exc:
             if exc.retryable:
                 raise
@@ -313,26 +316,38 @@ class _Run:
         self.note(f"@{tool.name}: {summarize(result)}")
         self.advance(step)
 
-    def guard_violation(self, step: Step, writes: bool, args: Mapping[str, Any]) -> str | None:
-        """The same rules the agent engine obeys: confirmed writes, capped discounts."""
-        guards = self.doc().guards
-        cap = guards.get("max_discount_percent")
-        if cap is not None:
-            for name, value in args.items():
-                if "percent" in name and isinstance(value, int | float) and value > cap:
-                    return f"{name}={value} is above the policy's max_discount_percent {cap}"
-        if writes:
-            confirm = step.data.get("confirm")
-            if not confirm or self.state.slots.get(str(confirm)) is not True:
-                return f"@{step.value} changes the customer's account and the customer has not said yes"
-        return None
+    def tools(self) -> GuardedTools:
+        """The one way a flow calls a tool: the innermost policy's guards, the conversation's facts."""
+        return GuardedTools(self.port, self.state.guard, self.doc().guards, self.engine.registry)
+
+    def arguments(self, raw_args: Any, step_id: str) -> dict[str, Any]:
+        raw_args = raw_args or {}
+        if not isinstance(raw_args, Mapping):
+            raise FlowError(f"step {step_id!r}: args must be 'name: value' pairs")
+        return {str(name): self.value(raw) for name, raw in raw_args.items()}
+
+    def confirm(self, step: Step) -> None:
+        """The customer said yes to a question that names a write: that exact call may run once.
+
+        The arguments are evaluated now, from the same names the call step will read, so a call whose
+        arguments changed in between (another order, a bigger discount) is not the one confirmed."""
+        spec = step.data.get("confirms")
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("tool"), str):
+            raise FlowError(f"step {step.id!r}: confirms needs 'tool: <name>' and 'args: {{...}}'")
+        tool = self.engine.registry.resolve(spec["tool"])
+        if tool is None:
+            raise FlowError(f"step {step.id!r}: confirms names an unknown tool @{spec['tool']}")
+        self.tools().confirm(tool.name, self.arguments(spec.get("args"), step.id))
+        self.note(f"customer confirmed @{tool.name}")
 
     # -- asking ----------------------------------------------------------------------------------
 
     def do_ask(self, step: Step) -> None:
         slot = str(step.value)
         kind = slot_kind(step)
-        again = bool(step.data.get("again"))
+        # A question that confirms a write is always asked: a yes given earlier, or words in the
+        # ticket ("I confirm"), must not stand in for the customer's answer to this question.
+        again = bool(step.data.get("again")) or "confirms" in step.data
         counter = f"{self.frame().policy}/{step.id}"
         asked = self.state.asks.get(counter, 0)
         if not again:
@@ -374,7 +389,7 @@ class _Run:
             )
         if macro:
             self.port.reply(key, self.macro(macro, **extra))
-        if step.data.get("again") and first:
+        if (step.data.get("again") or "confirms" in step.data) and first:
             self.state.slots.pop(str(step.value), None)
         self.state.status = "waiting"
         self.state.waiting_for = str(step.value)
@@ -395,6 +410,8 @@ class _Run:
             self.note(
                 f"customer gave {str(step.value).replace('_', ' ')}: {describe_slot(kind, result.value)}"
             )
+            if "confirms" in step.data and kind == "yes_no" and result.value is True:
+                self.confirm(step)
             self.advance(step)
             return
         counter = f"{self.frame().policy}/{step.id}"

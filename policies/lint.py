@@ -269,9 +269,12 @@ class _Checker:
                 )
         needs_agent = doc.engine == "agent" or (doc.engine == "auto" and not doc.flow)
         if needs_agent and not self.env.get("ANTHROPIC_API_KEY"):
+            # policies.engines runs the flow of an `engine: agent` policy when there is no key
             self.warn(
                 doc.field_line("engine"),
-                "needs the Claude agent but ANTHROPIC_API_KEY is not set: tickets go to humans",
+                "prefers the Claude agent but ANTHROPIC_API_KEY is not set: its flow runs instead"
+                if doc.flow
+                else "needs the Claude agent but ANTHROPIC_API_KEY is not set: tickets go to humans",
             )
 
 

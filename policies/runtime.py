@@ -1,7 +1,9 @@
 """What the flow engine keeps between customer messages, and the one port it talks to the world through.
 
 The engine never calls a helpdesk or a platform itself. The worker implements `PolicyPort` and routes
-each call through its action ledger under the `step_key` the engine gives; the engine derives that key
+each call through its action ledger under the `step_key` the engine gives. Engines never call
+`PolicyPort.call_tool` directly: they go through `policies.guards.GuardedTools`, which checks a write's
+guards against the facts kept in `PolicyState.guard` first. The engine derives the step key
 only from the saved state (policy, step, visit number), so re-running it from the same saved state
 after a crash asks for the same actions under the same keys and the ledger returns what already
 happened instead of acting twice.
@@ -13,6 +15,8 @@ import copy
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal, Protocol, runtime_checkable
+
+from policies.guards import GuardFacts
 
 __all__ = ["Frame", "Handoff", "PolicyPort", "PolicyState", "Status", "FlowContext", "step_key"]
 
@@ -42,7 +46,9 @@ class PolicyPort(Protocol):
     today: date
 
     def call_tool(self, step_key: str, tool: str, args: dict[str, Any]) -> Any:
-        """Run a registry tool; return its JSON-able result. Raises connectors.errors types."""
+        """Run a registry tool; return its JSON-able result. Raises connectors.errors types.
+
+        Engines call this only through policies.guards.GuardedTools, never directly."""
 
     def reply(self, step_key: str, text: str) -> None:
         """Send the customer a public reply."""
@@ -75,6 +81,10 @@ class PolicyState:
     asks: how many times each ask step has asked (re-ask once, then hand off).
     visits: how many times each step ran; part of the step key, so a loop gets fresh keys.
     checked: short lines of what was looked up, for the handoff summary.
+    guard: what tool results established (verified customer, their orders, confirmations) that the
+        write guards are checked against (policies.guards).
+    agent: the Claude engine's memory of this conversation (message history, turn, usage), JSON-able;
+        empty while the flow engine runs the policy (policies.agent).
     """
 
     stack: list[Frame] = field(default_factory=list)
@@ -83,6 +93,8 @@ class PolicyState:
     asks: dict[str, int] = field(default_factory=dict)
     visits: dict[str, int] = field(default_factory=dict)
     checked: list[str] = field(default_factory=list)
+    guard: GuardFacts = field(default_factory=GuardFacts)
+    agent: dict[str, Any] = field(default_factory=dict)
     status: Status = "active"
     waiting_for: str | None = None
     outcome: str | None = None
@@ -114,6 +126,8 @@ class PolicyState:
             "asks": dict(self.asks),
             "visits": dict(self.visits),
             "checked": list(self.checked),
+            "guard": self.guard.to_dict(),
+            "agent": copy.deepcopy(self.agent),
             "status": self.status,
             "waiting_for": self.waiting_for,
             "outcome": self.outcome,
@@ -133,6 +147,8 @@ class PolicyState:
             asks={str(k): int(v) for k, v in (data.get("asks") or {}).items()},
             visits={str(k): int(v) for k, v in (data.get("visits") or {}).items()},
             checked=[str(line) for line in data.get("checked") or []],
+            guard=GuardFacts.from_dict(data.get("guard")),
+            agent=dict(data["agent"]) if isinstance(data.get("agent"), dict) else {},
             status=status if status in STATUSES else "active",
             waiting_for=data.get("waiting_for"),
             outcome=data.get("outcome"),
@@ -148,6 +164,7 @@ class FlowContext:
     brand: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     today: date | None = None
+    variant: str | None = None  # the offer variant this ticket was assigned (policies with `variants:`)
 
     @classmethod
     def of(cls, context: FlowContext | dict[str, Any] | None) -> FlowContext:
@@ -161,6 +178,7 @@ class FlowContext:
             brand=dict(context.get("brand") or {}),
             facts=dict(context.get("facts") or {}),
             today=today if isinstance(today, date) else None,
+            variant=context.get("variant"),
         )
 
     def as_namespace(self, today: date) -> dict[str, Any]:
@@ -173,10 +191,11 @@ class FlowContext:
             "brand": dict(self.brand),
             "facts": dict(self.facts),
             "today": self.today or today,
+            "variant": self.variant,
         }
 
 
-CONTEXT_ROOTS: tuple[str, ...] = ("customer", "ticket", "today", "brand", "facts")
+CONTEXT_ROOTS: tuple[str, ...] = ("customer", "ticket", "today", "brand", "facts", "variant")
 """`$` names every policy can read without defining them."""
 
 

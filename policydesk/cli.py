@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("tools", help="list every tool a policy can call, like the @ menu of an editor")
 
+    commands.add_parser("offers", help="retention offers: tickets kept and cancelled per policy variant")
+
     redis_cmd = commands.add_parser("redis", help="the embedded Redis used when REDIS_URL is unset")
     redis_cmd.add_argument("action", choices=["start", "stop", "url"])
 
@@ -37,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         "classify": _classify,
         "validate": _validate,
         "tools": _tools,
+        "offers": _offers,
         "redis": _redis,
     }[args.command]
     return handler(args)
@@ -80,6 +83,21 @@ def _tools(args: argparse.Namespace) -> int:
     from policies.tool_menu import tools_main
 
     return tools_main(sys.stdout)
+
+
+def _offers(args: argparse.Namespace) -> int:
+    from worker.offers import offer_report
+    from worker.redis_conn import get_redis
+
+    rows = offer_report(get_redis())
+    if not rows:
+        print("no offer outcomes recorded yet")
+        return 0
+    print(f"{'POLICY':<48} {'VARIANT':<10} {'KEPT':>6} {'CANCELLED':>10} {'KEEP RATE':>10}")
+    for row in rows:
+        rate = f"{row.keep_rate:.0%}" if row.keep_rate is not None else "-"
+        print(f"{row.policy:<48} {row.variant:<10} {row.kept:>6} {row.cancelled:>10} {rate:>10}")
+    return 0
 
 
 def _redis(args: argparse.Namespace) -> int:

@@ -442,39 +442,62 @@ def test_a_flow_that_loops_is_handed_off(tmp_path: Path) -> None:
     assert "round in circles" in port.handoffs[0].reason
 
 
-def test_guards_stop_unconfirmed_writes_and_large_discounts(tmp_path: Path) -> None:
+def test_writes_go_through_the_guards(tmp_path: Path) -> None:
     registry = ToolRegistry()
     applied: list[int] = []
+
+    def get_testshop_account_details(email: str) -> dict[str, str] | None:
+        """The customer's account."""
+        return {"id": "c-1", "email": email} if email else None
 
     def apply_discount(percent: int) -> dict[str, int]:
         """Give a discount."""
         applied.append(percent)
         return {"percent": percent}
 
-    registry.register(apply_discount, platform="testshop", writes=True)
+    registry.register(get_testshop_account_details, platform="testshop")
+    registry.register(
+        apply_discount,
+        platform="testshop",
+        writes=True,
+        guards=("verified_customer", "confirmed", "max_discount"),
+    )
     flow = (
+        "- id: who\n  call: get_testshop_account_details\n  args: {email: $customer.email}\n"
         "- id: ok\n  ask: agree\n  type: yes_no\n  macro: hello\n"
-        "- id: give\n  call: apply_discount\n  args: {percent: 25}\n  confirm: agree\n"
+        "  confirms: {tool: apply_discount, args: {percent: 25}}\n"
+        "- id: give\n  call: apply_discount\n  args: {percent: 25}\n"
         "- id: done\n  end: resolved\n"
     )
-    small_policy(tmp_path, "discount", flow, guards="guards:\n  max_discount_percent: 20\n")
+    cap = "guards:\n  max_discount_percent: 20\n"
+    small_policy(tmp_path, "discount", flow, guards=cap)
     small_policy(
-        tmp_path,
-        "unconfirmed",
-        flow.replace("{percent: 25}", "{percent: 10}").replace("  confirm: agree\n", ""),
+        tmp_path, "unconfirmed", flow.replace("25", "10").replace("  confirms:", "  note:"), guards=cap
     )
+    small_policy(tmp_path, "confirmed", flow.replace("25", "10"), guards=cap)
     engine = FlowEngine(PolicyLibrary.load([tmp_path]), registry)
+    ctx = context("jane@shop.example")
 
-    port = RecordingPort(registry)
-    state = engine.resume(engine.start(PolicyState(), "discount", context(), port), "yes", context(), port)
+    def run(policy: str, answer: str = "yes") -> tuple[PolicyState, RecordingPort]:
+        port = RecordingPort(registry)
+        state = engine.resume(engine.start(PolicyState(), policy, ctx, port), answer, ctx, port)
+        return state, port
+
+    state, port = run("discount")
+    assert state.status == "handed_off"
+    assert port.handoffs[0].reason == "refused: the discount 25% is above the policy's maximum of 20%"
+    state, port = run("unconfirmed")
+    assert state.status == "handed_off"
     assert (
-        state.status == "handed_off"
-        and "above the policy's max_discount_percent 20" in port.handoffs[0].reason
+        port.handoffs[0].reason
+        == "refused: the customer has not said yes to @apply_discount with these details"
     )
-    port = RecordingPort(registry)
-    state = engine.resume(engine.start(PolicyState(), "unconfirmed", context(), port), "yes", context(), port)
+    state, port = run("confirmed", "no")  # a no confirms nothing
     assert state.status == "handed_off" and "has not said yes" in port.handoffs[0].reason
     assert applied == []
+    state, port = run("confirmed")
+    assert state.status == "resolved" and applied == [10]
+    assert "customer confirmed @apply_discount" in state.checked
 
 
 # -- the library policies against the real connectors and the sandbox ------------------------------

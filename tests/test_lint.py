@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
 import io
 from pathlib import Path
 
 import pytest
 
-from connectors.tools import REGISTRY, ToolRegistry
+from connectors.tools import ToolRegistry, load_all_tools
 from policies.lint import validate_main
 from policies.tool_menu import tools_main
-
-TRACKING_TOOL_MODULES = ("connectors.helpdesk.tools", "connectors.aftership", "connectors.shipengine")
 
 
 @pytest.fixture(scope="module")
 def registry() -> ToolRegistry:
-    """The real tool registry with the helpdesk and tracking connectors imported."""
-    for module in TRACKING_TOOL_MODULES:
-        importlib.import_module(module)
-    return REGISTRY
+    """The real tool registry with every connector's tools."""
+    return load_all_tools()
 
 
 def write_policy(folder: Path, body: str, name: str = "policy.md", front: str | None = None) -> Path:
@@ -142,12 +137,12 @@ def test_unknown_tool_in_the_flow(tmp_path: Path, registry: ToolRegistry) -> Non
 
 
 def test_unknown_policy_reference(tmp_path: Path, registry: ToolRegistry) -> None:
-    body = GOOD_FLOW.replace("for $customer.email.", "for $customer.email, then #Reshipment Policy.")
+    body = GOOD_FLOW.replace("for $customer.email.", "for $customer.email, then #Loyalty Policy.")
     path = write_policy(tmp_path, body)
     code, output = run_validate([path], registry)
     assert code == 1
     assert errors_of(output) == [
-        f"{path}:{LINE['logic_step']}: error: unknown policy reference #Reshipment Policy"
+        f"{path}:{LINE['logic_step']}: error: unknown policy reference #Loyalty Policy"
     ]
 
 

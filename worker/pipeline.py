@@ -25,14 +25,16 @@ from connectors.helpdesk.base import Helpdesk
 from connectors.models import Message, Ticket
 from connectors.tools import ToolRegistry, load_all_tools
 from policies.classifier import Classification, Classifier
-from policies.flow import FlowEngine
+from policies.engines import PolicyEngine
 from policies.router import default_library, route
 from policies.runtime import PolicyPort, PolicyState
+from policies.variants import variant_for
 from worker.actions import TicketActions, type_tag
 from worker.conversation import Conversation, ConversationStore
 from worker.events import TicketEvent
 from worker.ledger import ActionLedger
 from worker.notes import triage_note
+from worker.offers import record_turn
 from worker.policy_port import TicketPolicyPort
 from worker.settings import WorkerSettings
 
@@ -62,7 +64,7 @@ class EventProcessor:
         self.classifier = classifier
         self.settings = settings
         self.registry = registry or load_all_tools()
-        self.engine = FlowEngine(default_library(), self.registry)
+        self.engine = PolicyEngine(default_library(), self.registry)
 
     def process(self, event: TicketEvent) -> Outcome:
         if event.kind == "ignored":
@@ -99,6 +101,9 @@ class EventProcessor:
         if policy is None:
             self._hand_off(conversation, reason)
             return Outcome("triaged", reason)
+        # an offer variant, stable per ticket, for policies that compare offers ($variant)
+        conversation.context["variant"] = variant_for(default_library().get(policy), event.helpdesk,
+                                                      event.ticket_id)
         return self._run(
             conversation,
             lambda port, state: self.engine.start(state, policy, conversation.context, port),
@@ -163,6 +168,7 @@ class EventProcessor:
             return Outcome("handed_off", "policy stopped without an outcome")
         conversation.status = state.status
         self.store.save(conversation)
+        record_turn(self.redis, conversation)  # counts a finished offer's outcome once per ticket
         log.info("policy turn ticket=%s policy=%s status=%s", conversation.key, state.policy_id, state.status)
         return Outcome(state.status, state.outcome or "")
 

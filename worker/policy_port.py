@@ -3,19 +3,48 @@
 The engine names each action with a step key derived from its saved state, so a re-run after a crash
 asks for the same actions under the same keys; the ledger then returns what already happened. Reads
 are recorded too, which keeps a replay on the same path even if the platform's answer has changed.
+
+Writes are done exactly once. A write whose earlier attempt left only an intent (the worker died, or
+the platform's answer was lost) is, per connectors.reconcile: sent again if it is idempotent; looked
+up on the platform if there is a way (a replacement order by its reference, a skip on the
+subscription, a cancel on the order), and done only if it is not there; otherwise the ledger raises
+ActionOutcomeUnknown and the ticket goes to a person.
+
+The `reference` of a tool that takes one (a replacement order, a coupon) is always set here, derived
+from the conversation and the step key: the same on every re-run of that step, different for every
+other step and ticket. That is what lets the platform itself, and the reconciliation, recognise an
+order we already created. Whatever a policy or a model passed as reference is replaced.
+
+Built-in helpdesk tools (platform "helpdesk") need the ticket, so they run in
+worker.builtin_tools.run with the helpdesk client and the conversation instead of the registry.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from connectors.tools import ToolRegistry
+from connectors import reconcile
+from connectors.tools import Tool, ToolRegistry
 from policies.runtime import Handoff
+from worker import builtin_tools  # also registers the built-in tools, so every engine can resolve them
 from worker.actions import TicketActions, type_tag
 from worker.conversation import Conversation
-from worker.ledger import ActionLedger
+from worker.ledger import NOT_FOUND, ActionLedger
 from worker.notes import handoff_note
+
+REFERENCE_ARG = "reference"
+BUILTIN_PLATFORM = builtin_tools.PLATFORM
+IDEMPOTENT_BUILTINS = frozenset({"file_carrier_claim"})  # one claim record and note per order and ticket
+
+
+def derived_reference(conversation_key: str, step_key: str) -> str:
+    """A reference hashed from the conversation and the step: the same on every re-run of the step,
+    different for every other step and ticket, and free of anything personal."""
+    digest = hashlib.sha256(f"{conversation_key}|{step_key}".encode()).hexdigest()
+    return f"pd-{digest[:16]}"
 
 
 class TicketPolicyPort:
@@ -40,13 +69,45 @@ class TicketPolicyPort:
         found = self.registry.resolve(tool)
         if found is None:
             raise KeyError(f"unknown tool {tool!r}")
+        args = dict(args)
+        if REFERENCE_ARG in found.arguments:
+            args[REFERENCE_ARG] = derived_reference(self.conversation.key, step_key)
+        perform = self._performer(found, args)
+        if not found.writes:
+            return self.ledger.perform(step_key, found.name, args, perform, idempotent=True)
+        if reconcile.is_idempotent(found.name) or found.name in IDEMPOTENT_BUILTINS:
+            return self.ledger.perform(step_key, found.name, args, perform, idempotent=True)
         return self.ledger.perform(
-            step_key,
-            found.name,
-            dict(args),
-            lambda: self.registry.invoke(found.name, args),
-            idempotent=not found.writes,
+            step_key, found.name, args, perform, reconcile=self._reconciliation(step_key, found, args)
         )
+
+    def _performer(self, tool: Tool, args: dict[str, Any]) -> Callable[[], Any]:
+        if tool.platform == BUILTIN_PLATFORM:
+            return lambda: builtin_tools.run(
+                tool.name, self.actions.desk, self.conversation, args, redis_client=self.ledger.redis
+            )
+        return lambda: self.registry.invoke(tool.name, args)
+
+    def _reconciliation(self, step_key: str, tool: Tool, args: dict[str, Any]) -> Callable[[], Any] | None:
+        """How the ledger looks this write up after a lost answer, or None (then a person checks).
+
+        A baseline is recorded in the ledger before the write's intent, so a re-run compares the
+        platform with what it was before the first attempt, not with what it is now."""
+        reconciler = reconcile.reconciler_for(tool.name)
+        if reconciler is None:
+            return None
+        baseline = None
+        if reconciler.baseline is not None:
+            read = reconciler.baseline
+            baseline = self.ledger.perform(
+                step_key, f"{tool.name}:baseline", args, lambda: read(args), idempotent=True
+            )
+
+        def look_up() -> Any:
+            found = reconciler.find(args, baseline)
+            return NOT_FOUND if found is None else found
+
+        return look_up
 
     def reply(self, step_key: str, text: str) -> None:
         self.actions.reply(step_key, text)

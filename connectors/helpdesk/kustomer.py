@@ -88,7 +88,13 @@ class KustomerClient:
             return merged
         by_name = {name.casefold(): tag_id for name, tag_id in zip(current, current_ids, strict=True)}
         ids = [by_name.get(name.casefold()) or self._tag_id(name) for name in merged]
-        self.http.send_json("PATCH", f"conversations/{_safe(ticket_id)}", {"tags": ids}, idempotent=True)
+        try:
+            self.http.send_json("PATCH", f"conversations/{_safe(ticket_id)}", {"tags": ids}, idempotent=True)
+        except Rejected:
+            # a cached tag id may be gone (an admin deleted the tag): read the org's tags again, once
+            self._tag_names(refresh=True)
+            ids = [self._tag_id(name) for name in merged]
+            self.http.send_json("PATCH", f"conversations/{_safe(ticket_id)}", {"tags": ids}, idempotent=True)
         return merged
 
     def assign_to_group(self, ticket_id: str, group_id: str) -> None:

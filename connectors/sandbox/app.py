@@ -36,6 +36,7 @@ PLATFORM_MODULES = (
     "bigcommerce",
     "smartrr",
     "shopify",
+    "anthropic",
 )
 
 

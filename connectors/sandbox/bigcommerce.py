@@ -669,6 +669,11 @@ def update_order(store_hash: str, order_id: str):
         ):
             if field in body:
                 order[field] = body[field]
+        if "date_created" in body:  # writable in v2 (migrations set it); must be an RFC 2822 date
+            try:
+                order["date_created"] = rfc2822(_parse_rfc2822(str(body["date_created"])))
+            except (TypeError, ValueError):
+                return _v2_error(400, "The field 'date_created' must be an RFC 2822 date.")
         if isinstance(body.get("billing_address"), dict):
             order["billing_address"].update(
                 {k: v for k, v in body["billing_address"].items() if k in ADDRESS_FIELDS}

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Blueprint, Response, abort, has_app_context, jsonify, request
 
 from connectors.sandbox import soql
 from connectors.sandbox.app import record_write, sandbox_state, section
@@ -642,6 +642,12 @@ def _now(sec: dict[str, Any]) -> str:
 
 
 def _next_id(sec: dict[str, Any], sobject: str) -> str:
+    """Seeded records get the same ids every time; records created afterwards never reuse an id, even
+    across a reset, because the worker keeps state per Case id for as long as it runs."""
+    if has_app_context():
+        issued = sandbox_state().counters
+        sec["sequence"] = max(sec["sequence"], issued.get("salesforce.sequence", 0))
+        issued["salesforce.sequence"] = sec["sequence"] + 1
     sec["sequence"] += 1
     return make_id(KEY_PREFIXES[sobject], sec["sequence"])
 

@@ -40,13 +40,16 @@ class SandboxServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def env(self) -> dict[str, str]:
-        return sandbox_env(self.url, self.cert)
+    def env(self, *, claude: bool = False) -> dict[str, str]:
+        return sandbox_env(self.url, self.cert, claude=claude)
 
 
-def sandbox_env(url: str, cert: Path | str) -> dict[str, str]:
-    """Env vars that configure every connector for the sandbox at `url`."""
+def sandbox_env(url: str, cert: Path | str, *, claude: bool = False) -> dict[str, str]:
+    """Env vars that configure every connector for the sandbox at `url`. The local Messages API is
+    opt-in (`claude=True`): its key would move the demo and the stack onto the Claude engine."""
     env = {"POLICYDESK_CA_BUNDLE": str(cert)}
     for module in platform_modules().values():
+        if getattr(module, "OPT_IN", False) and not claude:
+            continue
         env.update(module.client_env(url))
     return env

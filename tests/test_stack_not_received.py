@@ -1,0 +1,181 @@
+"""Shipment not received, end to end on the real stack: delivered-but-missing becomes a carrier claim a
+person files (note, tag, Redis record); a lost parcel is offered a replacement or a refund."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+import redis
+
+from worker.builtin_tools import claims_for
+
+FINAL_TAGS = {"pd-waiting", "pd-resolved", "pd-handed-off"}
+
+
+def settled(previous_replies: int = 0):
+    def check(view: dict) -> bool:
+        return bool(FINAL_TAGS & set(view["tags"])) and (
+            "pd-waiting" not in view["tags"] or len(view["replies"]) > previous_replies
+        )
+
+    return check
+
+
+def lifecycle(view: dict) -> str:
+    return next(tag for tag in ("pd-handed-off", "pd-resolved", "pd-waiting") if tag in view["tags"])
+
+
+def open_and_wait(stack, customers, helpdesk, email, text, subject="Order never arrived"):
+    ticket = customers.open_ticket(helpdesk, subject, text, email, "Dana Delivered")
+    for delivery in ticket.deliveries:
+        assert delivery.post(stack.url).status_code in (200, 202)
+    return ticket, customers.wait_for(ticket, settled(), timeout=40)
+
+
+def reply_and_wait(stack, customers, ticket, text, replies_before):
+    delivery = customers.reply(ticket, text)
+    assert delivery.post(stack.url).status_code in (200, 202)
+
+    def moved(view: dict) -> bool:
+        return (
+            len(view["replies"]) > replies_before
+            or "pd-handed-off" in view["tags"]
+            or ("pd-resolved" in view["tags"] and "pd-waiting" not in view["tags"])
+        )
+
+    customers.wait_for(ticket, moved, timeout=40)
+    time.sleep(0.5)  # the lifecycle tag is the last write of a turn
+    return customers.wait_for(ticket, settled(replies_before), timeout=20)
+
+
+def created_orders(customers) -> list[dict]:
+    return [
+        w
+        for w in customers.writes("bigcommerce")
+        if w["method"] == "POST" and w["path"].endswith("/v2/orders")
+    ]
+
+
+@pytest.fixture(autouse=True)
+def fresh_sandbox(sandbox_api, configured):
+    return sandbox_api
+
+
+@pytest.fixture
+def stack_redis(stack_env):
+    client = redis.Redis.from_url(stack_env["REDIS_URL"], decode_responses=True)
+    yield client
+    client.close()
+
+
+DELIVERED_NOT_RECEIVED = "Order #5001 is marked delivered but I never received it."
+
+
+@pytest.mark.parametrize("helpdesk", ["kustomer", "freshdesk"])
+def test_delivered_but_missing_becomes_a_claim_a_person_files(stack, customers, stack_redis, helpdesk):
+    ticket, view = open_and_wait(
+        stack, customers, helpdesk, "delivered.eligible@bigcommerce.example", DELIVERED_NOT_RECEIVED
+    )
+    assert lifecycle(view) == "pd-waiting", (view["replies"], view["notes"])
+    question = view["replies"][-1]
+    assert "household" in question and "neighbour" in question and "safe place" in question
+
+    view = reply_and_wait(
+        stack,
+        customers,
+        ticket,
+        "No, I asked the neighbours and checked the porch, nothing.",
+        len(view["replies"]),
+    )
+    assert "open a claim with the carrier" in view["replies"][-1]
+    assert "pd-claim" not in view["tags"]  # asked first
+
+    view = reply_and_wait(stack, customers, ticket, "Yes please", len(view["replies"]))
+    assert lifecycle(view) == "pd-handed-off", (view["replies"], view["notes"])
+    assert "pd-claim" in view["tags"]
+    [claim] = claims_for(stack_redis, helpdesk, ticket.ticket_id)
+    assert claim["status"] == "open" and claim["order_id"] == "5001"
+    told = view["replies"][-1]
+    assert claim["claim_id"] in told and "what happens next" in told
+    claim_notes = [note for note in view["notes"] if note.startswith("Carrier claim to file")]
+    assert len(claim_notes) == 1
+    assert "order #5001, carrier usps, tracking 9400111899560000005001" in claim_notes[0]
+    assert any(f"carrier claim {claim['claim_id']}" in note for note in view["notes"]), view["notes"]
+    assert created_orders(customers) == []
+
+
+def test_a_parcel_found_with_a_neighbour_is_resolved_without_a_claim(stack, customers, stack_redis):
+    ticket, view = open_and_wait(
+        stack, customers, "kustomer", "delivered.eligible@bigcommerce.example", DELIVERED_NOT_RECEIVED
+    )
+    view = reply_and_wait(stack, customers, ticket, "Yes! My neighbour had it.", len(view["replies"]))
+    assert lifecycle(view) == "pd-resolved"
+    assert "glad it turned up" in view["replies"][-1]
+    assert "pd-claim" not in view["tags"] and view["notes"] == []
+    assert claims_for(stack_redis, "kustomer", ticket.ticket_id) == []
+
+
+def make_old(sandbox_api, order_id: str, days: int) -> None:
+    """The store's record of an order placed `days` ago (what a parcel lost weeks ago looks like)."""
+    from connectors.sandbox.bigcommerce import ACCESS_TOKEN, STORE_HASH
+
+    when = format_datetime(datetime.now(UTC) - timedelta(days=days))
+    response = sandbox_api.put(
+        f"{sandbox_api.base_url}/bigcommerce/stores/{STORE_HASH}/v2/orders/{order_id}",
+        json={"date_created": when},
+        headers={"X-Auth-Token": ACCESS_TOKEN},
+    )
+    response.raise_for_status()
+
+
+def test_a_lost_parcel_is_replaced_when_the_customer_wants_a_replacement(stack, customers, sandbox_api):
+    make_old(sandbox_api, "5002", 20)  # shipped, never delivered, ordered 20 days ago
+    ticket, view = open_and_wait(
+        stack,
+        customers,
+        "kustomer",
+        "shipped.eligible@bigcommerce.example",
+        "My order #5002 never arrived. It has been weeks. Can you send it again?",
+    )
+    assert "looks lost" in view["replies"][-1], (view["replies"], view["notes"])
+    view = reply_and_wait(stack, customers, ticket, "Yes, a replacement please", len(view["replies"]))
+    assert "free replacement for order 5002" in view["replies"][-1]
+    view = reply_and_wait(stack, customers, ticket, "yes", len(view["replies"]))
+    view = reply_and_wait(stack, customers, ticket, "yes", len(view["replies"]))
+    assert lifecycle(view) == "pd-resolved", (view["replies"], view["notes"])
+    [created] = created_orders(customers)
+    assert [(p["product_id"], p["quantity"]) for p in created["body"]["products"]] == [(114, 1)]
+
+
+def test_a_lost_parcel_is_refunded_by_a_person_when_the_customer_wants_a_refund(
+    stack, customers, sandbox_api
+):
+    make_old(sandbox_api, "5002", 20)
+    ticket, view = open_and_wait(
+        stack,
+        customers,
+        "freshdesk",
+        "shipped.eligible@bigcommerce.example",
+        "My order #5002 never arrived and it has been weeks. Please send another one or refund me.",
+    )
+    view = reply_and_wait(stack, customers, ticket, "No, I'd rather have my money back", len(view["replies"]))
+    assert lifecycle(view) == "pd-handed-off", (view["replies"], view["notes"])
+    assert "refund order 5002" in view["replies"][-1]
+    assert any("refund requested for order #5002" in note for note in view["notes"]), view["notes"]
+    assert created_orders(customers) == []
+
+
+def test_a_recent_parcel_is_still_on_its_way(stack, customers):
+    ticket, view = open_and_wait(
+        stack,
+        customers,
+        "kustomer",
+        "shipped.eligible@bigcommerce.example",
+        "My order #5002 never arrived, can you send another?",
+    )
+    assert lifecycle(view) == "pd-resolved", (view["replies"], view["notes"])
+    assert "still on its way" in view["replies"][-1]
+    assert created_orders(customers) == []
