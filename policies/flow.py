@@ -318,7 +318,13 @@ class _Run:
 
     def tools(self) -> GuardedTools:
         """The one way a flow calls a tool: the innermost policy's guards, the conversation's facts."""
-        return GuardedTools(self.port, self.state.guard, self.doc().guards, self.engine.registry)
+        return GuardedTools(
+            self.port,
+            self.state.guard,
+            self.doc().guards,
+            self.engine.registry,
+            requester_email=self.base["customer"].get("email"),
+        )
 
     def arguments(self, raw_args: Any, step_id: str) -> dict[str, Any]:
         raw_args = raw_args or {}

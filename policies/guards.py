@@ -390,11 +390,16 @@ class GuardedTools:
         facts: GuardFacts,
         policy_guards: Mapping[str, Any] | None,
         registry: ToolRegistry,
+        requester_email: str | None = None,
     ):
         self.port = port
         self.facts = facts
         self.policy_guards: Mapping[str, Any] = policy_guards or {}
         self.registry = registry
+        # The helpdesk's own record of who wrote in. When there is one, only that email can be verified:
+        # knowing someone else's address is not being them. (A chat with no email can verify an email the
+        # customer gives; writes then still need an order that belongs to it.)
+        self.requester_email = email_of(requester_email)
 
     def call(self, step_key: str, tool: str, args: Mapping[str, Any]) -> Any:
         """Check, call through the port (its ledger), observe. Raises ToolRefused, KeyError for an
@@ -456,6 +461,8 @@ class GuardedTools:
         asked = email_of(args.get("email"))
         found = email_of(customer.get("email")) or asked
         if found is None or (asked is not None and found != asked) or not customer.get("id"):
+            return
+        if self.requester_email is not None and found != self.requester_email:
             return
         self.facts.verify(found, customer.get("id"))
         for sub in result.get("subscriptions") or []:

@@ -236,6 +236,20 @@ def test_verified_customer(tools: GuardedTools, shop: dict[str, Any]) -> None:
     assert [name for name, _ in shop["done"]] == ["create_shop_coupon"]
 
 
+def test_a_ticket_from_one_customer_cannot_verify_another(shop: dict[str, Any]) -> None:
+    """Mallory writes in from her own address and gives Alice's: the helpdesk knows who wrote in."""
+    registry = shop_registry(shop)
+    tools = GuardedTools(ShopPort(registry), GuardFacts(), {}, registry, requester_email=MALLORY)
+    tools.call("k/account", "get_shop_account_details", {"email": ALICE})
+    tools.call("k/orders", "get_shop_orders", {"email": ALICE})
+    assert tools.facts.verified_email is None
+    reason = refused(tools, "cancel_shop_order", {"order_id": "1001"})
+    assert reason == "the customer is not verified: no account lookup has found them yet"
+    assert shop["done"] == []
+    tools.call("k/account2", "get_shop_account_details", {"email": MALLORY.upper()})
+    assert tools.facts.verified_email == MALLORY
+
+
 def test_owns_order(tools: GuardedTools, shop: dict[str, Any]) -> None:
     verified_alice(tools)
     tools.call("k/other", "shop_order_details", {"order_id": "2001"})  # read, but Mallory's

@@ -121,6 +121,12 @@ class TicketPolicyPort:
         self.conversation.handoff_reason = summary.reason
         self.handed_off = summary
 
+    def remember(self, step_key: str, compute: Callable[[], Any]) -> Any:
+        """The agent's model answers go in the ledger: a turn re-run after a crash replays what Claude
+        said instead of asking again (a differently worded answer would be a second reply). A model
+        call changes nothing outside, so an interrupted one is simply made again."""
+        return self.ledger.perform(step_key, "claude", {}, compute, idempotent=True)
+
     def resolve(self, step_key: str) -> None:
         self.actions.set_status(step_key, "resolved")
         self.actions.set_lifecycle(step_key, "resolved", self._type_tags())
