@@ -4,16 +4,20 @@ customer asks for, and a shipped order is never cancelled."""
 
 from __future__ import annotations
 
-import time
-
+import conversations
 import pytest
 import redis
+from conversations import lifecycle, reply_and_wait
 
 from policies.library import PolicyLibrary
 from policies.variants import variant_for
 from worker.offers import offer_report
 
-FINAL_TAGS = {"pd-waiting", "pd-resolved", "pd-handed-off"}
+
+def open_and_wait(stack, customers, helpdesk, email, text, subject="Cancel my order"):
+    return conversations.open_and_wait(stack, customers, helpdesk, email, text, subject, "Fay Fulfil")
+
+
 RETENTION = "cancel-order-retention-bigcommerce-salesforce"
 # how each offer is recognised in the bot's question
 OFFER_WORDS = {
@@ -24,42 +28,6 @@ OFFER_WORDS = {
 }
 FIRST_OFFER = {"A": "discount", "B": "upgrade", "C": "coupon"}
 CANCEL_QUESTION = "Shall I cancel it now?"
-
-
-def settled(previous_replies: int = 0):
-    def check(view: dict) -> bool:
-        return bool(FINAL_TAGS & set(view["tags"])) and (
-            "pd-waiting" not in view["tags"] or len(view["replies"]) > previous_replies
-        )
-
-    return check
-
-
-def lifecycle(view: dict) -> str:
-    return next(tag for tag in ("pd-handed-off", "pd-resolved", "pd-waiting") if tag in view["tags"])
-
-
-def open_and_wait(stack, customers, helpdesk, email, text, subject="Cancel my order"):
-    ticket = customers.open_ticket(helpdesk, subject, text, email, "Fay Fulfil")
-    for delivery in ticket.deliveries:
-        assert delivery.post(stack.url).status_code in (200, 202)
-    return ticket, customers.wait_for(ticket, settled(), timeout=40)
-
-
-def reply_and_wait(stack, customers, ticket, text, replies_before):
-    delivery = customers.reply(ticket, text)
-    assert delivery.post(stack.url).status_code in (200, 202)
-
-    def moved(view: dict) -> bool:
-        return (
-            len(view["replies"]) > replies_before
-            or "pd-handed-off" in view["tags"]
-            or ("pd-resolved" in view["tags"] and "pd-waiting" not in view["tags"])
-        )
-
-    customers.wait_for(ticket, moved, timeout=40)
-    time.sleep(0.5)  # the lifecycle tag is the last write of a turn
-    return customers.wait_for(ticket, settled(replies_before), timeout=20)
 
 
 def order_writes(customers, order_id: str) -> list[dict]:

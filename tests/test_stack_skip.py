@@ -4,49 +4,15 @@ and what changed on the subscription."""
 
 from __future__ import annotations
 
-import time
-
+import conversations
 import pytest
+from conversations import lifecycle, reply_and_wait
 
 from connectors.smartrr import get_smartrr_subscription
 
-FINAL_TAGS = {"pd-waiting", "pd-resolved", "pd-handed-off"}
-
-
-def settled(previous_replies: int = 0):
-    def check(view: dict) -> bool:
-        return bool(FINAL_TAGS & set(view["tags"])) and (
-            "pd-waiting" not in view["tags"] or len(view["replies"]) > previous_replies
-        )
-
-    return check
-
-
-def lifecycle(view: dict) -> str:
-    return next(tag for tag in ("pd-handed-off", "pd-resolved", "pd-waiting") if tag in view["tags"])
-
 
 def open_and_wait(stack, customers, helpdesk, email, text, subject="Skip my next box"):
-    ticket = customers.open_ticket(helpdesk, subject, text, email, "Olive Active")
-    for delivery in ticket.deliveries:
-        assert delivery.post(stack.url).status_code in (200, 202)
-    return ticket, customers.wait_for(ticket, settled(), timeout=40)
-
-
-def reply_and_wait(stack, customers, ticket, text, replies_before):
-    delivery = customers.reply(ticket, text)
-    assert delivery.post(stack.url).status_code in (200, 202)
-
-    def moved(view: dict) -> bool:
-        return (
-            len(view["replies"]) > replies_before
-            or "pd-handed-off" in view["tags"]
-            or ("pd-resolved" in view["tags"] and "pd-waiting" not in view["tags"])
-        )
-
-    customers.wait_for(ticket, moved, timeout=40)
-    time.sleep(0.5)  # the lifecycle tag is the last write of a turn
-    return customers.wait_for(ticket, settled(replies_before), timeout=20)
+    return conversations.open_and_wait(stack, customers, helpdesk, email, text, subject, "Olive Active")
 
 
 def skips(customers) -> list[dict]:

@@ -6,47 +6,13 @@ from __future__ import annotations
 
 import time
 
+import conversations
 import pytest
-
-FINAL_TAGS = {"pd-waiting", "pd-resolved", "pd-handed-off"}
-
-
-def settled(previous_replies: int = 0):
-    """The bot finished its turn: a lifecycle tag is set and (if it spoke) its reply is visible."""
-
-    def check(view: dict) -> bool:
-        return bool(FINAL_TAGS & set(view["tags"])) and (
-            "pd-waiting" not in view["tags"] or len(view["replies"]) > previous_replies
-        )
-
-    return check
-
-
-def lifecycle(view: dict) -> str:
-    return next(tag for tag in ("pd-handed-off", "pd-resolved", "pd-waiting") if tag in view["tags"])
+from conversations import lifecycle, reply_and_wait
 
 
 def open_and_wait(stack, customers, helpdesk, email, text, subject="Where is my order?"):
-    ticket = customers.open_ticket(helpdesk, subject, text, email, "Sam Rivera")
-    for delivery in ticket.deliveries:
-        assert delivery.post(stack.url).status_code in (200, 202)
-    return ticket, customers.wait_for(ticket, settled(), timeout=40)
-
-
-def reply_and_wait(stack, customers, ticket, text, replies_before):
-    delivery = customers.reply(ticket, text)
-    assert delivery.post(stack.url).status_code in (200, 202)
-
-    def moved(view: dict) -> bool:
-        return (
-            len(view["replies"]) > replies_before
-            or "pd-handed-off" in view["tags"]
-            or ("pd-resolved" in view["tags"] and "pd-waiting" not in view["tags"])
-        )
-
-    customers.wait_for(ticket, moved, timeout=40)
-    time.sleep(0.5)  # the lifecycle tag is the last write of a turn
-    return customers.wait_for(ticket, settled(replies_before), timeout=20), delivery
+    return conversations.open_and_wait(stack, customers, helpdesk, email, text, subject, "Sam Rivera")
 
 
 SHIPENGINE_CASES = [
@@ -100,7 +66,7 @@ def test_order_is_chosen_in_a_later_reply(stack, customers, helpdesk):
     assert lifecycle(view) == "pd-waiting"
     question = view["replies"][-1]
     assert "SS-1020" in question and "SS-1021" in question and "SS-1022" in question
-    view, _ = reply_and_wait(stack, customers, ticket, "The second one please", len(view["replies"]))
+    view = reply_and_wait(stack, customers, ticket, "The second one please", len(view["replies"]))
     assert "SS-1021" in view["replies"][-1] and "has shipped" in view["replies"][-1]
     assert lifecycle(view) == "pd-resolved"
 
@@ -118,7 +84,7 @@ def test_email_is_asked_when_the_ticket_has_none(stack, customers):
     open_and_wait(stack, customers, "kustomer", "in-transit.on-time@shipengine.example", "Earlier question")
     ticket, view = open_and_wait(stack, customers, "kustomer", None, "Where is my parcel??")
     assert lifecycle(view) == "pd-waiting" and "email" in view["replies"][-1].lower()
-    view, _ = reply_and_wait(
+    view = reply_and_wait(
         stack,
         customers,
         ticket,
@@ -132,9 +98,9 @@ def test_email_is_asked_when_the_ticket_has_none(stack, customers):
 def test_customer_who_never_gives_an_email_is_handed_off_after_asking_twice(stack, customers):
     ticket, view = open_and_wait(stack, customers, "kustomer", None, "where is my stuff")
     assert lifecycle(view) == "pd-waiting", (view["notes"], view["replies"])
-    view, _ = reply_and_wait(stack, customers, ticket, "why do you need that", len(view["replies"]))
+    view = reply_and_wait(stack, customers, ticket, "why do you need that", len(view["replies"]))
     assert lifecycle(view) == "pd-waiting"
-    view, _ = reply_and_wait(stack, customers, ticket, "just tell me where it is", len(view["replies"]))
+    view = reply_and_wait(stack, customers, ticket, "just tell me where it is", len(view["replies"]))
     assert lifecycle(view) == "pd-handed-off"
     assert any("Handed off because" in note for note in view["notes"])
 
@@ -149,7 +115,7 @@ def test_customer_who_never_gives_an_email_is_handed_off_after_asking_twice(stac
 def test_delivered_is_confirmed_or_handed_off_as_not_received(stack, customers, answer, said, ends):
     ticket, view = open_and_wait(stack, customers, "kustomer", "delivered@shipengine.example", "Where is it?")
     assert lifecycle(view) == "pd-waiting"
-    view, _ = reply_and_wait(stack, customers, ticket, answer, len(view["replies"]))
+    view = reply_and_wait(stack, customers, ticket, answer, len(view["replies"]))
     assert said in view["replies"][-1]
     assert lifecycle(view) == ends
     if ends == "pd-handed-off":
@@ -161,7 +127,9 @@ def test_a_reply_delivered_twice_is_answered_once(stack, customers, helpdesk):
     tracker = "aftership" if helpdesk == "salesforce" else "shipengine"
     ticket, view = open_and_wait(stack, customers, helpdesk, f"delivered@{tracker}.example", "Where?")
     before = len(view["replies"])
-    view, delivery = reply_and_wait(stack, customers, ticket, "yes it came", before)
+    sent: list = []
+    view = reply_and_wait(stack, customers, ticket, "yes it came", before, delivery_out=sent)
+    [delivery] = sent
     assert delivery.post(stack.url).status_code in (200, 202)  # the helpdesk's retry
     time.sleep(2)
     view = customers.view(ticket)
