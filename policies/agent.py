@@ -248,7 +248,13 @@ class _Turn:
         self.state.checked.append(line[:300])
 
     def guarded(self, doc: PolicyDocument) -> GuardedTools:
-        return GuardedTools(self.port, self.state.guard, doc.guards, self.engine.registry)
+        return GuardedTools(
+            self.port,
+            self.state.guard,
+            doc.guards,
+            self.engine.registry,
+            requester_email=self.context.customer.get("email"),
+        )
 
     def tools_of(self, doc: PolicyDocument) -> list[Any]:
         """Exactly the tools the policy names (`@tool`), once each, as the registry defines them."""
