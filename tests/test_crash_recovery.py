@@ -126,3 +126,58 @@ def test_worker_killed_mid_turn_answers_the_customer_exactly_once(
     assert len(drafts_for(customers, ticket.ticket_id)) == 1, point
     assert len(view["replies"]) == 1 and "on schedule" in view["replies"][0]
     assert view["notes"] == []
+
+
+def test_worker_killed_after_the_store_created_a_replacement_creates_no_second_order(
+    crash_web, crash_customers, crash_env, data_dir, sandbox
+):
+    """The replacement order exists on BigCommerce but its answer never reached the worker: the redelivered
+    turn finds it by the reference it carries instead of creating another."""
+    customers = crash_customers
+    logs = data_dir / "crash-logs"
+    first = WorkerProcess(crash_env, log_dir=logs, name="doomed-bigcommerce").start()
+    try:
+        ticket = customers.open_ticket(
+            "kustomer",
+            "Broken mugs",
+            "Order #5001 arrived damaged, both mugs are broken. Can you send a replacement?",
+            "delivered.eligible@bigcommerce.example",
+        )
+        for delivery in ticket.deliveries:
+            assert delivery.post(crash_web.url).status_code == 202
+        view = customers.wait_for(ticket, lambda v: "pd-waiting" in v["tags"] and v["replies"], timeout=40)
+        assert "free replacement for order 5001" in view["replies"][-1]
+        since = len(customers.writes("bigcommerce"))
+        customers.http.post(
+            f"{sandbox.url}/_sandbox/faults",
+            json={
+                "platform": "bigcommerce",
+                "status": 0,
+                "method": "POST",
+                "path_contains": "/v2/orders",
+                "delay": 25,
+                "delay_after": True,
+            },
+        ).raise_for_status()
+        assert customers.reply(ticket, "Yes, same address").post(crash_web.url).status_code == 202
+        wait_for_held(customers, "bigcommerce", "/v2/orders", since)
+        first.kill()
+    finally:
+        customers.http.delete(f"{sandbox.url}/_sandbox/faults")
+        first.kill()
+
+    second = WorkerProcess(crash_env, log_dir=logs, name="rescuer-bigcommerce").start()
+    try:
+        view = customers.wait_for(ticket, lambda v: len(v["replies"]) >= 2, timeout=90)
+    finally:
+        second.stop()
+    created = [
+        w
+        for w in customers.writes("bigcommerce")[since:]
+        if w["method"] == "POST"
+        and w["path"].endswith("/v2/orders")
+        and not w.get("held")
+        and not w.get("fault")
+    ]
+    assert len(created) == 1, created
+    assert "is set up for you" in view["replies"][-1], view["replies"]

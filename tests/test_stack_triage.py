@@ -41,6 +41,11 @@ def handed_off(view: dict) -> bool:
     return "pd-handed-off" in view["tags"]
 
 
+def settled(view: dict) -> bool:
+    """A policy or the triage finished its turn (the lifecycle tag is the last write)."""
+    return bool({"pd-handed-off", "pd-resolved", "pd-waiting"} & set(view["tags"]))
+
+
 def accepted(response: requests.Response) -> bool:
     return response.status_code in (200, 202, 204) and "Traceback" not in response.text
 
@@ -51,26 +56,38 @@ def deliver(stack, ticket) -> None:
 
 
 @pytest.mark.parametrize("helpdesk", HELPDESKS)
-def test_every_ticket_type_is_tagged_noted_and_routed_to_humans(stack, customers, stack_env, helpdesk):
+def test_every_ticket_type_is_tagged_and_goes_to_its_policy_or_to_humans(
+    stack, customers, stack_env, helpdesk
+):
+    """Types with a policy run it (their conversations are tested in test_stack_<type>.py); `other` is
+    triaged: tagged, noted and routed to the humans' group without a word to the customer."""
     opened = [
         customers.open_ticket(helpdesk, subject, text, EMAIL, "Jane Doe") for _, subject, text in TICKETS
     ]
     for ticket in opened:
         deliver(stack, ticket)
     for (label, _, _), ticket in zip(TICKETS, opened, strict=True):
-        view = customers.wait_for(ticket, handed_off)
+        view = customers.wait_for(ticket, settled)
         assert f"pd-type-{label.replace('_', '-')}" in view["tags"], (label, view["tags"])
         assert "policydesk" in view["tags"]
+        if label != "other":
+            assert not any("policydesk triage" in note for note in view["notes"]), (label, view["notes"])
+            continue
+        assert handed_off(view)
         assert str(view["group"]) == stack_env[GROUP_VARS[helpdesk]]
         assert len(view["notes"]) == 1
         note = view["notes"][0]
-        if label == "wismo":  # runs the WISMO policy; Jane has no orders, so it ends in a handoff summary
-            assert "Handed off because" in note
-            continue
-        assert "policydesk triage" in note and "Routed to humans" in note
+        assert "policydesk triage" in note and "Routed to humans" in note and EMAIL in note
         assert view["replies"] == []  # triage never writes to the customer
-    cancellation_note = customers.view(opened[3])["notes"][0]
-    assert "order 20391" in cancellation_note and EMAIL in cancellation_note
+
+
+def test_a_low_confidence_ticket_is_triaged_to_humans(stack, customers, stack_env):
+    ticket = customers.open_ticket("kustomer", "hmm", "asdf qwerty", EMAIL)
+    deliver(stack, ticket)
+    view = customers.wait_for(ticket, handed_off)
+    note = view["notes"][0]
+    assert "classifier is unsure" in note or "not a ticket type" in note
+    assert str(view["group"]) == stack_env["KUSTOMER_HANDOFF_TEAM_ID"]
 
 
 def test_freshdesk_simple_content_webhook_is_triaged(stack, customers):
@@ -84,14 +101,16 @@ def test_freshdesk_simple_content_webhook_is_triaged(stack, customers):
 
 @pytest.mark.parametrize("helpdesk", HELPDESKS)
 def test_duplicate_deliveries_are_processed_once(stack, customers, helpdesk):
-    ticket = customers.open_ticket(helpdesk, "Cancel please", "Please cancel order #7781.", EMAIL)
+    ticket = customers.open_ticket(
+        helpdesk, "Invoice", "Can I get an invoice with my company name on it?", EMAIL
+    )
     for _ in range(3):
         deliver(stack, ticket)
     customers.wait_for(ticket, handed_off)
     time.sleep(1.5)  # give any duplicate a chance to (wrongly) act
     view = customers.view(ticket)
     assert len(view["notes"]) == 1
-    assert "pd-type-cancellation" in view["tags"]
+    assert "pd-type-other" in view["tags"]
 
 
 def test_kustomer_message_before_conversation_is_one_ticket(stack, customers):
@@ -106,22 +125,24 @@ def test_kustomer_message_before_conversation_is_one_ticket(stack, customers):
 
 
 def test_freshdesk_reply_before_creation_is_one_ticket(stack, customers):
-    ticket = customers.open_ticket("freshdesk", "Skip", "Can I skip next month's box?", EMAIL)
-    reply = customers.reply(ticket, "Just the next one please.")
+    ticket = customers.open_ticket(
+        "freshdesk", "Invoice", "Can I get an invoice with my company name on it?", EMAIL
+    )
+    reply = customers.reply(ticket, "It's for my accountant.")
     assert accepted(reply.post(stack.url))
     customers.wait_for(ticket, handed_off)
     deliver(stack, ticket)
     time.sleep(1.5)
     view = customers.view(ticket)
-    assert len(view["notes"]) == 1 and "pd-type-skip-shipment" in view["tags"]
+    assert len(view["notes"]) == 1 and "pd-type-other" in view["tags"]
 
 
 @pytest.mark.parametrize("helpdesk", ["kustomer", "freshdesk"])
 def test_concurrent_events_of_one_ticket_act_once(stack, customers, helpdesk):
     ticket = customers.open_ticket(
-        helpdesk, "Broken", "My vase arrived shattered, please send another.", EMAIL
+        helpdesk, "Invoice", "Can I get an invoice with my company name on it?", EMAIL
     )
-    reply = customers.reply(ticket, "Photos attached.")
+    reply = customers.reply(ticket, "Company: Acme Ltd.")
     requests_to_send = [*ticket.deliveries, reply] * 3
     threads = [threading.Thread(target=d.post, args=(stack.url,)) for d in requests_to_send]
     for thread in threads:
@@ -132,7 +153,7 @@ def test_concurrent_events_of_one_ticket_act_once(stack, customers, helpdesk):
     time.sleep(2)
     view = customers.view(ticket)
     assert len(view["notes"]) == 1
-    assert "pd-type-replacement" in view["tags"]
+    assert "pd-type-other" in view["tags"]
 
 
 def test_rate_limited_write_is_retried_after_the_platforms_wait(stack, customers, sandbox):

@@ -102,8 +102,9 @@ class EventProcessor:
             self._hand_off(conversation, reason)
             return Outcome("triaged", reason)
         # an offer variant, stable per ticket, for policies that compare offers ($variant)
-        conversation.context["variant"] = variant_for(default_library().get(policy), event.helpdesk,
-                                                      event.ticket_id)
+        conversation.context["variant"] = variant_for(
+            default_library().get(policy), event.helpdesk, event.ticket_id
+        )
         return self._run(
             conversation,
             lambda port, state: self.engine.start(state, policy, conversation.context, port),
@@ -219,9 +220,10 @@ def flow_context(
 ) -> dict[str, Any]:
     """The `$customer`, `$ticket`, `$brand` and `$facts` a policy reads; kept for later turns."""
     name = event.requester_name or ticket.requester_name or ""
+    requester = event.requester_email or ticket.requester_email  # the helpdesk's, never the ticket text's
     return {
         "customer": {
-            "email": facts.get("email"),
+            "email": requester,
             "name": name,
             "first_name": name.split()[0] if name else "",
         },
