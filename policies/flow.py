@@ -28,13 +28,14 @@ from typing import Any
 
 from connectors.errors import NotFound, PlatformError
 from connectors.tools import ToolRegistry
+from policies.claude_slots import extract_slot  # Claude when ANTHROPIC_API_KEY is set, else offline
 from policies.document import PolicyDocument, Step, macro_name
 from policies.expressions import ExpressionError, compile_expression, lookup, render_template
 from policies.extract import extract_email, extract_order_number
 from policies.guards import GuardedTools, ToolRefused
 from policies.library import PolicyLibrary
 from policies.runtime import FlowContext, Frame, Handoff, PolicyPort, PolicyState, step_key
-from policies.slots import SLOT_TYPES, extract_choice, extract_slot, option_label
+from policies.slots import SLOT_TYPES, extract_choice, option_label
 
 __all__ = ["FlowEngine", "MAX_STEPS_PER_RUN", "MAX_POLICY_DEPTH", "slot_kind"]
 
