@@ -12,142 +12,10 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from html.parser import HTMLParser
+
+from connectors.text import html_to_text, looks_like_html, strip_quoted_history
 
 __all__ = ["clean_text", "normalize", "looks_like_html", "words"]
-
-_TAG_RE = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9:-]*(\s[^<>]*)?/?\s*>")
-_BLOCK_TAGS = frozenset(
-    [
-        "p",
-        "div",
-        "br",
-        "li",
-        "ul",
-        "ol",
-        "tr",
-        "table",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "section",
-        "article",
-        "header",
-        "footer",
-        "pre",
-        "hr",
-        "td",
-        "th",
-    ]
-)
-_SKIP_TAGS = frozenset({"script", "style", "head", "title", "blockquote"})
-# Mail clients mark the quoted thread with these classes; everything inside is history.
-_QUOTE_CLASSES = ("gmail_quote", "yahoo_quoted", "moz-cite-prefix", "freshdesk_quote", "divrplyfwdmsg")
-_VOID_TAGS = frozenset({"br", "hr", "img", "meta", "link", "input", "wbr", "col", "area", "base"})
-
-
-class _TextExtractor(HTMLParser):
-    """Collect visible text, turning block boundaries into newlines and dropping quoted history.
-
-    A parser (not a regex) because real helpdesk HTML is often malformed: unclosed tags, stray `<`.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip_stack: list[str] = []  # open tags whose content we drop
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        tag = tag.lower()
-        if self._skip_stack:
-            if tag not in _VOID_TAGS:
-                self._skip_stack.append(tag)
-            return
-        css = " ".join((value or "") for name, value in attrs if name in ("class", "id")).lower()
-        if tag in _SKIP_TAGS or any(marker in css for marker in _QUOTE_CLASSES):
-            if tag not in _VOID_TAGS:
-                self._skip_stack.append(tag)
-            return
-        if tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if not self._skip_stack and tag.lower() in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        tag = tag.lower()
-        if self._skip_stack:
-            # Pop back to the matching open tag; tolerate unbalanced markup.
-            if tag in self._skip_stack:
-                while self._skip_stack and self._skip_stack.pop() != tag:
-                    pass
-            return
-        if tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip_stack:
-            self.parts.append(data)
-
-
-def looks_like_html(text: str) -> bool:
-    """True when the text carries markup; plain text with a stray `<` or `a < b` is left alone."""
-    return bool(_TAG_RE.search(text))
-
-
-def _html_to_text(text: str) -> str:
-    parser = _TextExtractor()
-    try:
-        parser.feed(text)
-        parser.close()
-    except Exception:  # pragma: no cover - HTMLParser is lenient; never let markup crash intake
-        return html.unescape(_TAG_RE.sub(" ", text))
-    return "".join(parser.parts)
-
-
-# Lines that start the quoted history of an email reply. Everything from the first match on is dropped.
-_HISTORY_START = [
-    re.compile(r"^\s*-{2,}\s*(original|forwarded) message\s*-{2,}", re.I),
-    re.compile(r"^\s*_{10,}\s*$"),  # Outlook's separator line
-    re.compile(r"^\s*on\b.{0,200}\bwrote:\s*$", re.I | re.S),
-    re.compile(r"^\s*le\b.{0,200}\ba écrit\s*:\s*$", re.I | re.S),
-    re.compile(r"^\s*am\b.{0,200}\bschrieb\b.{0,60}:\s*$", re.I | re.S),
-    re.compile(r"^\s*from:\s.+$", re.I),  # only when followed by Sent:/Date: (checked below)
-    re.compile(r"^\s*sent from my \w+", re.I),
-    re.compile(r"^\s*get outlook for \w+", re.I),
-]
-_HEADER_FOLLOW = re.compile(r"^\s*(sent|date|to|subject|cc):", re.I)
-
-
-def _strip_history(text: str) -> str:
-    lines = text.split("\n")
-    kept: list[str] = []
-    for index, line in enumerate(lines):
-        if line.lstrip().startswith(">"):
-            continue  # a quoted line; the reply may continue below it (inline replies)
-        cut = False
-        for number, pattern in enumerate(_HISTORY_START):
-            if not pattern.search(line):
-                continue
-            if number == 5:  # "From:" is only history when a mail header block follows
-                following = [nxt for nxt in lines[index + 1 : index + 4] if nxt.strip()]
-                cut = bool(following) and bool(_HEADER_FOLLOW.match(following[0]))
-            else:
-                cut = True
-            break
-        if not cut and index + 1 < len(lines) and re.match(r"^\s*on\b", line, re.I):
-            # "On Mon, 3 Jun 2024 at 10:02, Shop <help@shop.com>\nwrote:" split over two lines.
-            joined = line + " " + lines[index + 1]
-            cut = bool(_HISTORY_START[2].search(joined)) and len(line) < 200
-        if cut:
-            break
-        kept.append(line)
-    return "\n".join(kept)
-
 
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _BLANKS = re.compile(r"\n{3,}")
@@ -163,7 +31,7 @@ def clean_text(text: str | None) -> str:
         return ""
     text = str(text).replace("\r\n", "\n").replace("\r", "\n")
     if looks_like_html(text):
-        text = _html_to_text(text)
+        text = html_to_text(text, drop_quotes=True)
     # Entities can survive twice-escaped payloads ("&amp;#39;") or appear in plain-text bodies.
     for _ in range(2):
         unescaped = html.unescape(text)
@@ -171,7 +39,7 @@ def clean_text(text: str | None) -> str:
             break
         text = unescaped
     text = unicodedata.normalize("NFKC", text)
-    text = _strip_history(text)
+    text = strip_quoted_history(text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
 
