@@ -146,7 +146,9 @@ def _error(status: int, message: str) -> Response:
     return response
 
 
+@blueprint.before_request
 def _unauthorized() -> Response | None:
+    """Every Smartrr route needs the access token; a wrong or missing one is 401."""
     if request.headers.get("x-smartrr-access-token") == ACCESS_TOKEN:
         return None
     return _error(401, "Unauthorized")
@@ -228,9 +230,6 @@ CUSTOMER_FIELDS = {
 
 @blueprint.get("/vendor/customer-relationship")
 def list_customers():
-    denied = _unauthorized()
-    if denied:
-        return denied
     parsed = _filters(set(CUSTOMER_FIELDS))
     if isinstance(parsed, Response):
         return parsed
@@ -241,9 +240,6 @@ def list_customers():
 
 @blueprint.get("/vendor/customer-relationship/<customer_shopify_id>")
 def get_customer(customer_shopify_id: str):
-    denied = _unauthorized()
-    if denied:
-        return denied
     with sandbox_state().lock:
         found = [
             dict(c) for c in _data().get("customers", {}).values() if c["shopifyId"] == customer_shopify_id
@@ -261,9 +257,6 @@ STATE_FIELDS = {
 
 @blueprint.get("/vendor/purchase-state")
 def list_purchase_states():
-    denied = _unauthorized()
-    if denied:
-        return denied
     parsed = _filters(set(STATE_FIELDS))
     if isinstance(parsed, Response):
         return parsed
@@ -274,9 +267,6 @@ def list_purchase_states():
 
 @blueprint.get("/vendor/purchase-state/<shopify_subscription_id>")
 def get_purchase_state(shopify_subscription_id: str):
-    denied = _unauthorized()
-    if denied:
-        return denied
     with sandbox_state().lock:
         found = [
             _purchase_state_view(s)
@@ -288,9 +278,6 @@ def get_purchase_state(shopify_subscription_id: str):
 
 @blueprint.get("/vendor/customer/<cust_rel_id>/purchase-state/", strict_slashes=False)
 def customer_purchase_states(cust_rel_id: str):
-    denied = _unauthorized()
-    if denied:
-        return denied
     with sandbox_state().lock:
         if _cust_rel(cust_rel_id) is None:
             return _error(404, "Customer relationship not found")
@@ -358,9 +345,6 @@ ACTIONS = {"skip": _skip, "unskip": _unskip, "pause": _pause, "activate": _activ
 
 @blueprint.put("/vendor/customer/<cust_rel_id>/purchase-state/<purchase_state_id>/<action>")
 def act_on_purchase_state(cust_rel_id: str, purchase_state_id: str, action: str):
-    denied = _unauthorized()
-    if denied:
-        return denied
     change = ACTIONS.get(action)
     if change is None:
         return _error(404, f"Cannot PUT {action}")
@@ -404,9 +388,6 @@ def _order_rows() -> list[dict[str, Any]]:
 @blueprint.get("/vendor/order")
 @blueprint.get("/vendor/order/formatted")
 def list_orders():
-    denied = _unauthorized()
-    if denied:
-        return denied
     parsed = _filters(set(ORDER_FIELDS))
     if isinstance(parsed, Response):
         return parsed
@@ -415,18 +396,12 @@ def list_orders():
 
 @blueprint.get("/vendor/orders/<shopify_id>")
 def get_order(shopify_id: str):
-    denied = _unauthorized()
-    if denied:
-        return denied
     found = [o for o in _order_rows() if o["shopifyId"] == shopify_id]
     return jsonify(found[0]) if found else _error(404, "Order not found")
 
 
 @blueprint.get("/vendor/customer/<cust_rel_id>/orders")
 def customer_orders(cust_rel_id: str):
-    denied = _unauthorized()
-    if denied:
-        return denied
     with sandbox_state().lock:
         if _cust_rel(cust_rel_id) is None:
             return _error(404, "Customer relationship not found")
