@@ -373,13 +373,7 @@ def salesforce_customer_reply(
     **fields: Any,
 ) -> Delivery:
     """The Case Outbound Message fired after a Flow stamps the reply field for an incoming email."""
-    case = case_fields(
-        case_id,
-        subject=subject,
-        description=description,
-        supplied_email=supplied_email,
-        supplied_name=supplied_name,
-        **{reply_field: replied_at or _now()},
-        **fields,
+    fields[reply_field] = replied_at or _now()
+    return salesforce_case_created(
+        case_id, subject, description, supplied_email, supplied_name, org_id=org_id, **fields
     )
-    return salesforce_outbound_message(org_id, [case])

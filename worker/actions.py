@@ -28,7 +28,20 @@ class TicketActions:
     def __init__(self, desk: Helpdesk, ledger: ActionLedger, conversation: Conversation):
         self.desk = desk
         self.ledger = ledger
+        self.conversation = conversation
         self.ticket_id = conversation.ticket_id
+
+    def _type_tags(self) -> list[str]:
+        ticket_type = self.conversation.ticket_type
+        return [type_tag(ticket_type)] if ticket_type else []
+
+    def hand_off(self, step: str, note: str, extra_tags: list[str] = ()) -> None:
+        """Give the ticket to humans. The note goes first (the agent's context), the lifecycle tag last:
+        it is the visible sign that the handoff is complete."""
+        self.note(step, note)
+        self.assign_to_humans(step)
+        self.set_status(step, "open")
+        self.set_lifecycle(step, "handed_off", extra_tags)
 
     def tag(self, step: str, add: list[str], remove: list[str] = ()) -> list[str]:
         args = {"add": sorted(add), "remove": sorted(remove)}
@@ -41,10 +54,10 @@ class TicketActions:
         )
 
     def set_lifecycle(self, step: str, status: str, extra: list[str] = ()) -> list[str]:
-        """Exactly one lifecycle tag on the ticket, so an agent's view filters work."""
+        """Exactly one lifecycle tag on the ticket (plus its type tag), so an agent's view filters work."""
         wanted = LIFECYCLE_TAGS[status]
         others = [tag for tag in LIFECYCLE_TAGS.values() if tag != wanted]
-        return self.tag(step, [BASE_TAG, wanted, *extra], others)
+        return self.tag(step, [BASE_TAG, wanted, *self._type_tags(), *extra], others)
 
     def note(self, step: str, body: str) -> str:
         reference = "pd-" + action_key(step, "add_note", {"ticket": self.ticket_id})[:10]

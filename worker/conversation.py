@@ -27,8 +27,6 @@ class Conversation:
     context: dict[str, Any] = field(default_factory=dict)  # $customer, $ticket, $brand, $facts for policies
     policy: dict[str, Any] = field(default_factory=dict)  # the engine's PolicyState: stack, cursor, slots
     transcript: list[dict[str, Any]] = field(default_factory=list)
-    agent_history: list[dict[str, Any]] = field(default_factory=list)
-    counters: dict[str, int] = field(default_factory=dict)
     seen_messages: list[str] = field(default_factory=list)
     handoff_reason: str | None = None
     created_at: float = field(default_factory=time.time)

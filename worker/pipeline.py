@@ -29,7 +29,7 @@ from policies.engines import PolicyEngine
 from policies.router import default_library, route
 from policies.runtime import PolicyPort, PolicyState
 from policies.variants import variant_for
-from worker.actions import TicketActions, type_tag
+from worker.actions import TicketActions
 from worker.conversation import Conversation, ConversationStore
 from worker.events import TicketEvent
 from worker.ledger import ActionLedger
@@ -182,12 +182,7 @@ class EventProcessor:
         ledger = ActionLedger(self.redis, conversation.key)
         actions = TicketActions(self.desk, ledger, conversation)
         step = f"handoff-{len(conversation.seen_messages)}"
-        actions.note(step, triage_note(conversation, reason))
-        actions.assign_to_humans(step)
-        actions.set_status(step, "open")
-        # The lifecycle tag goes last: it is the visible sign that the handoff is complete.
-        extra = [type_tag(conversation.ticket_type)] if conversation.ticket_type else []
-        actions.set_lifecycle(step, "handed_off", extra)
+        actions.hand_off(step, triage_note(conversation, reason))
         conversation.status = "handed_off"
         conversation.handoff_reason = reason
         self.store.save(conversation)

@@ -30,7 +30,7 @@ from connectors import reconcile
 from connectors.tools import Tool, ToolRegistry
 from policies.runtime import Handoff
 from worker import builtin_tools  # also registers the built-in tools, so every engine can resolve them
-from worker.actions import TicketActions, type_tag
+from worker.actions import TicketActions
 from worker.conversation import Conversation
 from worker.ledger import NOT_FOUND, ActionLedger
 from worker.notes import handoff_note
@@ -114,10 +114,7 @@ class TicketPolicyPort:
         self.conversation.note_turn("bot", text)
 
     def hand_off(self, step_key: str, summary: Handoff) -> None:
-        self.actions.note(step_key, handoff_note(self.conversation, summary, self.policy_id))
-        self.actions.assign_to_humans(step_key)
-        self.actions.set_status(step_key, "open")
-        self.actions.set_lifecycle(step_key, "handed_off", self._type_tags())
+        self.actions.hand_off(step_key, handoff_note(self.conversation, summary, self.policy_id))
         self.conversation.handoff_reason = summary.reason
         self.handed_off = summary
 
@@ -129,12 +126,9 @@ class TicketPolicyPort:
 
     def resolve(self, step_key: str) -> None:
         self.actions.set_status(step_key, "resolved")
-        self.actions.set_lifecycle(step_key, "resolved", self._type_tags())
+        self.actions.set_lifecycle(step_key, "resolved")
 
     def wait_for_customer(self, step_key: str) -> None:
         """Not part of the engine's port: the worker marks the ticket as waiting after a question."""
         self.actions.set_status(step_key, "pending")
-        self.actions.set_lifecycle(step_key, "waiting", self._type_tags())
-
-    def _type_tags(self) -> list[str]:
-        return [type_tag(self.conversation.ticket_type)] if self.conversation.ticket_type else []
+        self.actions.set_lifecycle(step_key, "waiting")

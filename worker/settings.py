@@ -24,7 +24,6 @@ class WorkerSettings:
     lock_wait: float  # how long an event waits for its ticket's lock before retrying
     event_ttl: int  # how long delivery ids are remembered (longer than every sender's retries)
     min_confidence: float  # below this the classifier's label is not trusted
-    handoff_groups: dict[str, str | None]
     visibility_override: int | None = None
 
     @property
@@ -48,10 +47,5 @@ def load_settings(env: Mapping[str, str] = os.environ) -> WorkerSettings:
         lock_wait=_float(env, "POLICYDESK_LOCK_WAIT", 20.0),
         event_ttl=_int(env, "POLICYDESK_EVENT_TTL", 3 * 24 * 3600),
         min_confidence=_float(env, "CLASSIFIER_MIN_CONFIDENCE", 0.6),
-        handoff_groups={
-            "freshdesk": env.get("FRESHDESK_HANDOFF_GROUP_ID"),
-            "kustomer": env.get("KUSTOMER_HANDOFF_TEAM_ID"),
-            "salesforce": env.get("SALESFORCE_HANDOFF_QUEUE_ID"),
-        },
         visibility_override=_int(env, "POLICYDESK_VISIBILITY_TIMEOUT", 0) or None,
     )

@@ -132,9 +132,7 @@ def give_up(event: TicketEvent, error: str) -> str:
             desk_for(event.helpdesk), ActionLedger(client, conversation.key), conversation
         )
         step = f"failure-{event.event_id or event.received_at}"
-        actions.note(step, failure_note(error))
-        actions.assign_to_humans(step)
-        actions.set_lifecycle(step, "handed_off", ["pd-error"])
+        actions.hand_off(step, failure_note(error), ["pd-error"])
         conversation.status = "handed_off"
         conversation.handoff_reason = error
         store.save(conversation)
