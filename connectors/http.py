@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -87,10 +88,7 @@ class HttpClient:
         self.timeout = timeout
         self.attempts = attempts
         self.max_wait = max_wait
-        self.session = requests.Session()
-        self.session.headers.update({"Accept": "application/json", "User-Agent": "policydesk/0.1"})
-        self.session.headers.update(headers or {})
-        self.session.auth = auth
+        self.session = pooled_session(platform, headers or {}, auth)
         self.session.verify = verify
 
     def request(
@@ -150,6 +148,27 @@ class HttpClient:
         if response.status_code < 300:
             return response
         raise error_for(self.platform, method, response, safe)
+
+
+_SESSIONS: dict[tuple[Any, ...], requests.Session] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def pooled_session(
+    platform: str, headers: Mapping[str, str], auth: tuple[str, str] | None
+) -> requests.Session:
+    """One session per platform and credentials for the whole process, so every client built for a
+    tool call reuses the open connections instead of a new TLS handshake each time."""
+    key = (platform, tuple(sorted(headers.items())), auth)
+    with _SESSIONS_LOCK:
+        session = _SESSIONS.get(key)
+        if session is None:
+            session = requests.Session()
+            session.headers.update({"Accept": "application/json", "User-Agent": "policydesk/0.1"})
+            session.headers.update(headers)
+            session.auth = auth
+            _SESSIONS[key] = session
+        return session
 
 
 def error_for(platform: str, method: str, response: requests.Response, safe: bool) -> PlatformError:

@@ -13,15 +13,13 @@ import json
 import logging
 import random
 import time
-from functools import lru_cache
 
 import redis
 from celery import Task
 from celery.exceptions import Retry, SoftTimeLimitExceeded
 
 from connectors.errors import PlatformError, RateLimited
-from connectors.helpdesk import helpdesk_client
-from connectors.helpdesk.base import Helpdesk
+from connectors.helpdesk import default_helpdesk
 from policies.classifier import default_classifier
 from worker.actions import TicketActions
 from worker.celery_app import app, soft_time_limit
@@ -39,12 +37,6 @@ log = logging.getLogger(__name__)
 DEAD_LETTER = "pd:deadletter"
 
 
-@lru_cache(maxsize=4)
-def desk_for(helpdesk: str) -> Helpdesk:
-    """One client per helpdesk per process, so HTTP connections are reused."""
-    return helpdesk_client(helpdesk)
-
-
 @app.task(name="policydesk.handle_event", bind=True, max_retries=None)
 def handle_event(self: Task, payload: dict) -> str:
     settings = load_settings()
@@ -57,7 +49,7 @@ def handle_event(self: Task, payload: dict) -> str:
             get_redis(), event.ticket_key, hold=settings.task_time_limit + 10, wait=lock_wait(settings)
         ):
             outcome = EventProcessor(
-                desk_for(event.helpdesk), get_redis(), default_classifier(), settings
+                default_helpdesk(event.helpdesk), get_redis(), default_classifier(), settings
             ).process(event)
     except Retry:
         raise
@@ -129,7 +121,7 @@ def give_up(event: TicketEvent, error: str) -> str:
             helpdesk=event.helpdesk, ticket_id=event.ticket_id
         )
         actions = TicketActions(
-            desk_for(event.helpdesk), ActionLedger(client, conversation.key), conversation
+            default_helpdesk(event.helpdesk), ActionLedger(client, conversation.key), conversation
         )
         step = f"failure-{event.event_id or event.received_at}"
         actions.hand_off(step, failure_note(error), ["pd-error"])

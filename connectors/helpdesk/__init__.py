@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import cache
 
 from connectors.config import HELPDESK_CONFIGS
 from connectors.errors import NotConfigured
 from connectors.helpdesk.base import Helpdesk
 
 HELPDESKS = ("freshdesk", "kustomer", "salesforce")
+
+
+@cache
+def default_helpdesk(name: str) -> Helpdesk:
+    """The process's client for `name`, configured from os.environ: built once, so connections are
+    reused and Salesforce logs in once rather than on every call."""
+    return helpdesk_client(name)
 
 
 def helpdesk_client(name: str, env: Mapping[str, str] = os.environ) -> Helpdesk:
