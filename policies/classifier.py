@@ -110,6 +110,9 @@ def _osa_distance(a: str, b: str) -> int:
     return rows[-1][-1]
 
 
+_STRETCHED = re.compile(r"(.)\1{2,}")
+
+
 class Speller:
     """Maps an unknown token to the nearest intent keyword (SymSpell-style delete index, edit distance
     1, or 2 for long words). Only keywords are targets: without a full English dictionary, correcting
@@ -132,6 +135,12 @@ class Speller:
     def _correct(self, token: str) -> str:
         if token in self.known or len(token) < 4 or not token.isalpha():
             return token
+        token = _STRETCHED.sub(r"\1", token)  # "orderrr", "pleaseee": no English word has 3 in a row
+        if token in self.known:
+            return token
+        glued = self.split_glued(token)
+        if glued:
+            return glued
         candidates = set(self.index.get(token, ()))
         for variant in _deletes(token):
             candidates |= self.index.get(variant, set())
@@ -149,6 +158,16 @@ class Speller:
                 best = rank
         return best[2] if best else token
 
+    def split_glued(self, token: str) -> str | None:
+        """ "tocancel" -> "to cancel", "cancelingpurchase" -> "canceling purchase": a missed space.
+        Both halves must be words we know and one of them an intent keyword, so ordinary words
+        we happen not to know are left alone."""
+        for cut in range(2, len(token) - 1):
+            head, tail = token[:cut], token[cut:]
+            if head in self.known and tail in self.known and (head in KEYWORDS or tail in KEYWORDS):
+                return f"{head} {tail}"
+        return None
+
 
 # A negator before one of these verbs flips it: "don't want to cancel" must not read as a request.
 NEGATABLE = re.compile(
@@ -159,6 +178,9 @@ NEGATORS = frozenset({"not", "never", "without", "instead", "rather", "nor"})
 # "can not cancel" / "unable to cancel" is a failed attempt, i.e. the intent, not its negation.
 ABILITY = frozenset({"can", "could", "able", "unable", "cant", "cannot", "wo", "will", "let", "allow"})
 NEGATION_WINDOW = 4
+# Words that may stand between a negator and the verb it negates: "don't want to cancel",
+# "not the replacement". Any other word ends the negation's reach.
+NEGATION_FILLER = frozenset(_LEXICON["negation_filler"].split())
 
 
 _DECLINE_FOLLOWERS = frozenset(
@@ -199,14 +221,14 @@ def mark_negation(tokens: list[str]) -> list[str]:
         if index and tokens[index - 1] in ABILITY:
             continue
         window = tokens[index + 1 : index + 1 + NEGATION_WINDOW]
-        if "." in window:
-            window = window[: window.index(".")]  # negation ends with the sentence
         if any(w in ABILITY for w in window[:2]) or "able" in window:
             continue  # "not able to cancel", "not let me cancel"
         for offset, verb in enumerate(window, start=index + 1):
             if NEGATABLE.match(verb):
                 out[offset] = "not_" + verb
                 break
+            if verb not in NEGATION_FILLER:
+                break  # "never received my replacement" negates the receiving, not the replacement
     return out
 
 
@@ -217,28 +239,33 @@ class Tokenizer:
         self.speller = Speller(vocabulary)
 
     def __call__(self, text: str) -> list[str]:
-        return mark_negation([self.speller.correct(token) for token in words(text)])
+        corrected = (self.speller.correct(token) for token in words(text))
+        return mark_negation([part for token in corrected for part in token.split()])
 
 
 # ---------------------------------------------------------------------------------------------------
 # Weighted intent patterns
 # ---------------------------------------------------------------------------------------------------
 # Each pattern runs over the canonical tokens joined by spaces, so it sees "do not" for "don't" and
-# "order" for "ordr". Weights are logits added to the label; negative weights express priority
+# "order" for "ordr". Weights are logits added to labels; a negative weight expresses priority
 # ("why was my order cancelled" is about a cancellation but is not a request to cancel). The table
 # lives in classifier_lexicon.json beside the examples, each entry with the reason it exists.
 
 
-def _compile_patterns(lexicon: dict[str, Any]) -> list[tuple[str, float, re.Pattern[str]]]:
+def _compile_patterns(lexicon: dict[str, Any]) -> list[tuple[re.Pattern[str], dict[str, float]]]:
     fragments: dict[str, str] = lexicon["fragments"]
     compiled = []
     for entry in lexicon["patterns"]:
         pattern = entry["pattern"]
-        for name, alternation in fragments.items():
-            pattern = pattern.replace(f"<{name}>", alternation)
-        if entry["label"] not in LABELS:
-            raise ValueError(f"unknown label {entry['label']!r} in {LEXICON_PATH.name}")
-        compiled.append((entry["label"], float(entry["weight"]), re.compile(pattern)))
+        # Fragments may use other fragments; expand until none is left.
+        while "<" in pattern and any(f"<{name}>" in pattern for name in fragments):
+            for name, alternation in fragments.items():
+                pattern = pattern.replace(f"<{name}>", alternation)
+        weights = {label: float(weight) for label, weight in entry["weights"].items()}
+        unknown = set(weights) - set(LABELS)
+        if unknown:
+            raise ValueError(f"unknown label {sorted(unknown)} in {LEXICON_PATH.name}")
+        compiled.append((re.compile(pattern), weights))
     return compiled
 
 
@@ -250,9 +277,10 @@ def pattern_scores(tokens: list[str]) -> dict[str, float]:
     """Sum of matched pattern weights per label, each label capped so no one phrase list runs away."""
     text = " ".join(tokens)
     scores = dict.fromkeys(LABELS, 0.0)
-    for label, weight, pattern in INTENT_PATTERNS:
+    for pattern, weights in INTENT_PATTERNS:
         if pattern.search(text):
-            scores[label] += weight
+            for label, weight in weights.items():
+                scores[label] += weight
     return {label: max(-PATTERN_CAP, min(PATTERN_CAP, value)) for label, value in scores.items()}
 
 
