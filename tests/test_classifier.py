@@ -164,6 +164,12 @@ def test_refund_and_return_rubric(classifier: Classifier, text: str, label: str)
         ("I accidentally ordered two, please cancel one", "cancellation"),
         ("unsubscribe me from your newsletter", "other"),
         ("please cancel my account", "other"),
+        # Questions about cancelling or a refund, not requests.
+        ("what is the cancellation fee?", "other"),
+        ("how much does it cost to cancel an order", "other"),
+        ("track my refund", "other"),
+        ("can i get a refund for the damaged book instead of a new one?", "other"),
+        ("ordered 3 books, only 2 in the parcel. where's the third??", "replacement"),
         # Missed spaces and stretched letters.
         ("I want tocancel my order", "cancellation"),
         ("wheres my orderrr", "wismo"),
