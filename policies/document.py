@@ -66,7 +66,7 @@ STEP_ACTIONS: dict[str, tuple[str, ...]] = {
         "on_fail",
         "confirms",
     ),
-    "call": ("args", "save_as", "confirm"),
+    "call": ("args", "save_as"),
     "branch": (),
     "reply": (),
     "handoff": ("macro",),

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from connectors.config import HELPDESK_CONFIGS
-from connectors.tools import PLATFORM_CONFIGS, ToolRegistry, normalize
+from connectors.tools import PLATFORM_CONFIGS, Tool, ToolRegistry, normalize
 from policies.document import LineDict, PolicyDocument, Problem, Step, macro_name
 from policies.expressions import ExpressionError, compile_expression, template_variables
 from policies.library import LIBRARY_DIR, PolicyLibrary
@@ -53,6 +53,7 @@ class _Checker:
         self.problems: list[Problem] = list(doc.problems)
         self.steps = {step.id for step in doc.flow or ()}
         self.defined = self._defined_names()
+        self.confirmed_tools = self._confirmed_tools()
         self.used_platforms: set[str] = set()
 
     def error(self, line: int, message: str) -> None:
@@ -69,6 +70,15 @@ class _Checker:
             if step.action == "call" and isinstance(step.data.get("save_as"), str):
                 names.add(step.data["save_as"])
         return names
+
+    def _confirmed_tools(self) -> set[str]:
+        """Tools some yes/no question of this flow asks the customer to agree to (`confirms:`)."""
+        tools = set()
+        for step in self.doc.flow or ():
+            spec = step.data.get("confirms") if step.action == "ask" else None
+            if isinstance(spec, Mapping) and isinstance(spec.get("tool"), str):
+                tools.add(normalize(spec["tool"].lstrip("@")))
+        return tools
 
     # -- references ------------------------------------------------------------------------------
 
@@ -172,6 +182,38 @@ class _Checker:
             self.check_template(step.data["show"], step.line_of("show"), ("item",))
         if step.data.get("on_fail") is not None:
             self.check_step_ref(step.data["on_fail"], step.line_of("on_fail"), f"step {step.id!r} on_fail")
+        if "confirms" in step.data:
+            self.check_confirms(step, kind)
+
+    def check_confirms(self, step: Step, kind: Any) -> None:
+        """A yes to this question is what lets a write run, so it must name a real write and its args."""
+        line = step.line_of("confirms")
+        spec = step.data["confirms"]
+        if kind != "yes_no":
+            self.error(line, f"step {step.id!r}: only a yes_no question can confirm a change")
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("tool"), str) or "args" not in spec:
+            self.error(line, f"step {step.id!r}: confirms needs 'tool: <name>' and 'args: {{...}}'")
+            return
+        self.check_tool(spec["tool"], line)
+        tool = self.registry.resolve(spec["tool"])
+        if tool is not None and not tool.writes:
+            self.error(line, f"step {step.id!r}: @{tool.name} changes nothing, so nothing to confirm")
+        self.check_args(step, tool, spec["args"], line)
+
+    def check_args(self, step: Step, tool: Tool | None, args: Any, line: int) -> bool:
+        """Arguments of a call or of the call a question confirms; False when they are not a mapping."""
+        if not isinstance(args, dict):
+            self.error(line, f"step {step.id!r}: args must be 'name: value' pairs")
+            return False
+        for name, value in args.items():
+            arg_line = args.line_of(name) if isinstance(args, LineDict) else line
+            if tool is not None and name not in tool.arguments:
+                self.error(
+                    arg_line, f"@{tool.name} has no argument {name!r} (it takes {', '.join(tool.arguments)})"
+                )
+            if isinstance(value, str):
+                self.check_template(value, arg_line)
+        return True
 
     def step_call(self, step: Step) -> None:
         line = step.line_of("call")
@@ -181,29 +223,22 @@ class _Checker:
         self.check_tool(step.value, line)
         tool = self.registry.resolve(step.value)
         args = step.data.get("args") or {}
-        if not isinstance(args, dict):
-            self.error(step.line_of("args"), f"step {step.id!r}: args must be 'name: value' pairs")
+        if not self.check_args(step, tool, args, step.line_of("args")):
             return
-        for name, value in args.items():
-            arg_line = args.line_of(name) if isinstance(args, LineDict) else step.line_of("args")
-            if tool is not None and name not in tool.arguments:
-                self.error(
-                    arg_line, f"@{tool.name} has no argument {name!r} (it takes {', '.join(tool.arguments)})"
-                )
-            if isinstance(value, str):
-                self.check_template(value, arg_line)
         if tool is not None:
             for name in tool.schema.get("required", []):
                 if name not in args:
                     self.error(line, f"step {step.id!r}: @{tool.name} needs argument {name!r}")
-            if tool.writes and not step.data.get("confirm"):
-                self.error(line, f"step {step.id!r}: @{tool.name} changes data; add 'confirm: <yes_no slot>'")
+            if "confirmed" in tool.guards and normalize(tool.name) not in self.confirmed_tools:
+                # At run time the guard refuses the call without that yes; say so before a ticket does.
+                self.error(
+                    line,
+                    f"step {step.id!r}: @{tool.name} runs only after the customer agrees; ask first with a "
+                    f"yes_no step that carries 'confirms: {{tool: {tool.name}, args: {{...}}}}'",
+                )
         save_as = step.data.get("save_as")
         if save_as is not None and (not isinstance(save_as, str) or save_as in CONTEXT_ROOTS):
             self.error(step.line_of("save_as"), f"step {step.id!r}: save_as {save_as!r} is not a usable name")
-        confirm = step.data.get("confirm")
-        if confirm is not None and confirm not in self.defined:
-            self.error(step.line_of("confirm"), f"step {step.id!r}: confirm slot {confirm!r} is never asked")
 
     def step_branch(self, step: Step) -> None:
         cases = step.value

@@ -222,10 +222,16 @@ def test_unclosed_front_matter(tmp_path: Path, registry: ToolRegistry) -> None:
         ("goto: nothing", "goto: nowhere", LINE["branch_if"], "goes to unknown step 'nowhere'"),
         ("  macro: done\n", "  macro: finished\n", LINE["end_macro"], "unknown macro 'finished'"),
         (
-            "  save_as: orders\n",
-            "  save_as: orders\n  confirm: agreed\n",
-            LINE["orders_call"] + 3,
-            "confirm slot 'agreed' is never asked",
+            "  macro: ask_email\n",
+            "  macro: ask_email\n  confirms: {tool: get_aftership_orders, args: {email: $email}}\n",
+            LINE["email_step"] + 2,
+            "only a yes_no question can confirm a change",
+        ),
+        (
+            "  macro: ask_email\n",
+            "  macro: ask_email\n  confirms: {tool: get_aftership_orders, args: {email: $email}}\n",
+            LINE["email_step"] + 2,
+            "@get_aftership_orders changes nothing, so nothing to confirm",
         ),
         (
             "args: {email: $email}",
@@ -256,14 +262,15 @@ def test_flow_steps_that_point_at_nothing(
     assert any(e.startswith(f"{path}:{line}: error: ") and message in e for e in errors), output
 
 
-def test_a_write_tool_needs_a_confirmation_slot(tmp_path: Path) -> None:
+def test_a_write_that_waits_for_a_yes_needs_a_question_that_asks_it(tmp_path: Path) -> None:
+    """The guard refuses the call at run time without the customer's yes; lint says so first."""
     registry = ToolRegistry()
 
     def issue_refund(order_id: str, percent: int) -> dict:
         """Refund part of an order."""
         return {"ok": True}
 
-    registry.register(issue_refund, platform="testshop", writes=True)
+    registry.register(issue_refund, platform="testshop", writes=True, guards=("confirmed",))
     body = GOOD_FLOW.replace(
         "  call: get_aftership_orders\n  args: {email: $email}",
         "  call: issue_refund\n  args: {order_id: '1', percent: 5}",
@@ -272,9 +279,18 @@ def test_a_write_tool_needs_a_confirmation_slot(tmp_path: Path) -> None:
     code, output = run_validate([path], registry)
     assert code == 1
     assert errors_of(output) == [
-        f"{path}:{LINE['orders_call']}: error: step 'orders': @issue_refund changes data; "
-        "add 'confirm: <yes_no slot>'"
+        f"{path}:{LINE['orders_call']}: error: step 'orders': @issue_refund runs only after the customer "
+        "agrees; ask first with a yes_no step that carries 'confirms: {tool: issue_refund, args: {...}}'"
     ]
+
+    asked = body.replace(
+        "- id: orders\n",
+        "- id: agree\n  ask: agree\n  type: yes_no\n  macro: ask_email\n"
+        "  confirms: {tool: issue_refund, args: {order_id: '1', percent: 5}}\n- id: orders\n",
+    )
+    path.write_text(path.read_text(encoding="utf-8").replace(body, asked), encoding="utf-8")
+    code, output = run_validate([path], registry)
+    assert (code, errors_of(output)) == (0, []), output
 
 
 def test_deployment_warnings_do_not_fail(tmp_path: Path, registry: ToolRegistry) -> None:
