@@ -854,7 +854,7 @@ def cancel_bigcommerce_order(order_id: str) -> dict[str, Any]:
     }
 
 
-@tool(platform=PLATFORM, writes=True, guards=("verified_customer", "confirmed", "max_discount"))
+@tool(platform=PLATFORM, writes=True, guards=("verified_customer", "confirmed", "max_coupon"))
 def create_bigcommerce_coupon(email: str, percent: float, reference: str) -> dict[str, Any]:
     """Create a single-use percent-off coupon code for the customer's next order and return the code.
 

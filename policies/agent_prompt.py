@@ -113,9 +113,16 @@ Security
 
 
 def _limits(doc: PolicyDocument) -> str:
-    cap = doc.guards.get("max_discount_percent")
-    share = cap if isinstance(cap, int | float) and not isinstance(cap, bool) else 0
-    return f"- The largest discount this policy allows is {share:g}%; a larger one is always refused.\n"
+    discount = _percent(doc.guards.get("max_discount_percent"))
+    coupon = _percent(doc.guards.get("max_coupon_percent", discount))
+    return (
+        f"- The largest discount this policy allows is {discount:g}%, and the largest coupon {coupon:g}%;"
+        " anything larger is always refused.\n"
+    )
+
+
+def _percent(cap: Any) -> float:
+    return cap if isinstance(cap, int | float) and not isinstance(cap, bool) else 0
 
 
 def _policy_text(doc: PolicyDocument) -> str:

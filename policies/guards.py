@@ -309,9 +309,25 @@ def max_discount(
 ) -> str | None:
     order = args.get("order_id")
     if order is not None and facts.is_replacement(order):
-        cap, whose = 100.0, "a replacement order's maximum"
-    else:
-        cap, whose = max(_number(policy.get("max_discount_percent")) or 0.0, 0.0), "the policy's maximum"
+        return _within(args, 100.0, "a replacement order's maximum")
+    return _within(args, _cap(policy, "max_discount_percent"), "the policy's maximum")
+
+
+def max_coupon(
+    facts: GuardFacts, tool: Tool, args: Mapping[str, Any], policy: Mapping[str, Any]
+) -> str | None:
+    """A coupon is money off a future order, so a policy may allow more for it than off this one
+    (`max_coupon_percent`); without that setting the discount cap holds for coupons too."""
+    key = "max_coupon_percent" if "max_coupon_percent" in policy else "max_discount_percent"
+    return _within(args, _cap(policy, key), "the policy's coupon maximum")
+
+
+def _cap(policy: Mapping[str, Any], key: str) -> float:
+    """A policy without the setting allows nothing: a missing cap must not mean "no limit"."""
+    return max(_number(policy.get(key)) or 0.0, 0.0)
+
+
+def _within(args: Mapping[str, Any], cap: float, whose: str) -> str | None:
     for name, value in args.items():
         if "percent" not in name:
             continue
@@ -371,6 +387,7 @@ GUARDS: dict[str, Check] = {
     "owns_subscription": owns_subscription,
     "confirmed": confirmed,
     "max_discount": max_discount,
+    "max_coupon": max_coupon,
     "replacement_only": replacement_only,
     "eligible_for_reshipment": eligible_for_reshipment,
     "one_replacement_per_order": one_replacement_per_order,

@@ -503,7 +503,7 @@ def test_tools_are_registered_with_their_guards(env):
         "set_discount_to_order": {"verified_customer", "owns_order", "confirmed", "max_discount"},
         "upgrade_shipping": {"verified_customer", "owns_order", "confirmed"},
         "cancel_bigcommerce_order": {"verified_customer", "owns_order", "confirmed", "cancellable_status"},
-        "create_bigcommerce_coupon": {"verified_customer", "confirmed", "max_discount"},
+        "create_bigcommerce_coupon": {"verified_customer", "confirmed", "max_coupon"},
     }
     for name, guards in expected_guards.items():
         tool = registry.resolve(name)

@@ -155,7 +155,7 @@ def shop_registry(shop: dict[str, Any]) -> ToolRegistry:
         set_order_to_paid: ("verified_customer", *confirmed, "replacement_only"),
         skip_shop_delivery: ("verified_customer", "owns_subscription", *confirmed),
         update_shop_address: (*mine, *confirmed),
-        create_shop_coupon: ("verified_customer", *confirmed, "max_discount"),
+        create_shop_coupon: ("verified_customer", *confirmed, "max_coupon"),
         mystery_write: ("verified_customer", "no_such_guard"),
     }
     for func, guards in writes.items():
@@ -317,7 +317,7 @@ def test_max_discount(tools: GuardedTools, shop: dict[str, Any]) -> None:
         "the discount lots is not a number"
     )
     assert refused(tools, "create_shop_coupon", {"email": ALICE, "percent": 15.5}) == (
-        "the discount 15.5% is above the policy's maximum of 15%"
+        "the discount 15.5% is above the policy's coupon maximum of 15%"  # no coupon cap: the discount's
     )
     allowed(tools, "set_discount_to_order", {"order_id": "1001", "percent": 15})
     no_cap = GuardedTools(tools.port, tools.facts, {}, tools.registry)  # a policy without the guard
@@ -325,6 +325,22 @@ def test_max_discount(tools: GuardedTools, shop: dict[str, Any]) -> None:
         "the discount 5% is above the policy's maximum of 0%"
     )
     assert shop["done"] == [("set_discount_to_order", {"order_id": "1001", "percent": 15})]
+
+
+def test_a_coupon_cap_of_its_own(tools: GuardedTools, shop: dict[str, Any]) -> None:
+    """A coupon for the next order may go higher than a discount off this one, but no higher than
+    its own cap, and the discount cap stays where it was."""
+    policy = {"max_discount_percent": 15, "max_coupon_percent": 20}
+    capped = GuardedTools(tools.port, tools.facts, policy, tools.registry)
+    verified_alice(capped)
+    assert refused(capped, "create_shop_coupon", {"email": ALICE, "percent": 25}) == (
+        "the discount 25% is above the policy's coupon maximum of 20%"
+    )
+    assert refused(capped, "set_discount_to_order", {"order_id": "1001", "percent": 20}) == (
+        "the discount 20% is above the policy's maximum of 15%"
+    )
+    assert allowed(capped, "create_shop_coupon", {"email": ALICE, "percent": 20}) == {"code": "PD1"}
+    assert shop["done"] == [("create_shop_coupon", {"email": ALICE, "percent": 20})]
 
 
 def test_reshipment_guards_and_the_replacement_it_creates(tools: GuardedTools, shop: dict[str, Any]) -> None:

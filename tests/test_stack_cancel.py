@@ -96,7 +96,7 @@ def test_the_first_offer_follows_the_variant_and_an_accepted_offer_keeps_the_ord
         assert order_writes(customers, "5007")[-1]["body"]["shipping_cost_inc_tax"] == "0.00"
     else:
         coupons = [w for w in customers.writes("bigcommerce") if w["path"].endswith("/v2/coupons")]
-        assert len(coupons) == 1 and coupons[0]["body"]["amount"] == "15"
+        assert len(coupons) == 1 and coupons[0]["body"]["amount"] == "20"
     kept, cancelled = report(stack_redis).get(variant, (0, 0))
     assert (kept, cancelled) == (
         counted_before.get(variant, (0, 0))[0] + 1,
