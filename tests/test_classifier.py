@@ -108,6 +108,7 @@ def test_clear_messages_get_their_label_with_confidence(
         ("It's been two weeks and it still hasn't shipped. Cancel my order.", "cancellation"),
         ("The mug arrived broken, I just want a refund, no replacement please", "other"),
         ("my parcel came smashed, where is the replacement you promised?", "replacement"),
+        ("My order never arrived, it has been weeks. Please send another one or refund me.", "replacement"),
         # "Can't cancel" is a failed attempt at the intent, not its negation.
         ("I can't cancel my order on the website, please do it for me", "cancellation"),
     ],
