@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 import redis
+from defusedxml import DefusedXmlException
 from flask.testing import FlaskClient
 from test_webhooks_common import assert_clean, client_with, fixture_bytes, queued_events
 
 from policydesk import deliveries
+from webhooks import salesforce
 from webhooks.app import create_app
 from webhooks.responses import SOAP_ACK
 
@@ -169,14 +171,42 @@ EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
 </notifications></soapenv:Body></soapenv:Envelope>"""
 
 
+EXTERNAL_DTD = b"""<?xml version="1.0"?>
+<!DOCTYPE soapenv:Envelope SYSTEM "http://127.0.0.1:9/evil.dtd">
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body/></soapenv:Envelope>"""
+
+PARAMETER_ENTITY = b"""<?xml version="1.0"?>
+<!DOCTYPE x [<!ENTITY % remote SYSTEM "http://127.0.0.1:9/evil.dtd"> %remote;]>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body/></soapenv:Envelope>"""
+
+
 @pytest.mark.parametrize(
-    "body", [ENTITY_EXPANSION, EXTERNAL_ENTITY], ids=["entity-expansion", "external-entity"]
+    "body",
+    [ENTITY_EXPANSION, EXTERNAL_ENTITY, EXTERNAL_DTD, PARAMETER_ENTITY],
+    ids=["entity-expansion", "external-entity", "external-dtd", "parameter-entity"],
 )
 def test_dtds_and_entities_are_refused_with_400(
     client: FlaskClient, redis_client: redis.Redis, body: bytes
 ) -> None:
     assert_fault(post(client, body), 400, "DTDs and entities are not accepted")
     assert queued_events(redis_client) == []
+
+
+@pytest.mark.parametrize("body", [ENTITY_EXPANSION, EXTERNAL_ENTITY, EXTERNAL_DTD, PARAMETER_ENTITY])
+def test_the_parser_keeps_defusedxml_guards(body: bytes) -> None:
+    with pytest.raises(DefusedXmlException):
+        salesforce.parse_xml(body)
+
+
+def test_an_undeclared_entity_is_not_well_formed(client: FlaskClient, redis_client: redis.Redis) -> None:
+    body = fixture_bytes("salesforce", "case_created.xml").replace(b">00D5g000004AbCdEAF<", b">&secret;<")
+    assert_fault(post(client, body), 400, "body is not well-formed XML")
+    assert queued_events(redis_client) == []
+
+
+def test_an_unknown_encoding_is_a_400_not_a_500(client: FlaskClient) -> None:
+    body = fixture_bytes("salesforce", "case_created.xml").replace(b'encoding="UTF-8"', b'encoding="UTFv8"')
+    assert_fault(post(client, body), 400, "body is not well-formed XML")
 
 
 def test_plain_doctype_is_refused_too(client: FlaskClient) -> None:
@@ -240,3 +270,61 @@ def test_notifications_without_usable_ids_are_400(
     body = fixture_bytes("salesforce", "case_created.xml").replace(old, new)
     assert_fault(post(client, body), 400, reason)
     assert queued_events(redis_client) == []
+
+
+# --- which elements count: namespaces, direct children, the first of a repeated field -----------------
+
+
+def _case_created_with(old: bytes, new: bytes) -> bytes:
+    body = fixture_bytes("salesforce", "case_created.xml")
+    assert old in body
+    return body.replace(old, new)
+
+
+def test_a_field_counts_only_in_its_own_namespace(client: FlaskClient, redis_client: redis.Redis) -> None:
+    body = _case_created_with(
+        b"<sf:Id>5005g00000XyZabAAB</sf:Id>", b'<x:Id xmlns:x="urn:other">5005g00000XyZabAAB</x:Id>'
+    )
+    assert_fault(post(client, body), 400, "sObject without a valid Id")
+    assert queued_events(redis_client) == []
+
+
+def test_notifications_outside_the_outbound_namespace_are_not_read(client: FlaskClient) -> None:
+    body = _case_created_with(
+        b'<notifications xmlns="http://soap.sforce.com/2005/09/outbound">',
+        b'<notifications xmlns="urn:other">',
+    )
+    assert_fault(post(client, body), 400, "no outbound-message notifications in the SOAP body")
+
+
+def test_only_direct_children_are_fields(client: FlaskClient, redis_client: redis.Redis) -> None:
+    body = _case_created_with(
+        b"<sf:SuppliedEmail>jane.doe@example.com</sf:SuppliedEmail>",
+        b"<sf:Other><sf:SuppliedEmail>jane.doe@example.com</sf:SuppliedEmail></sf:Other>",
+    )
+    assert post(client, body).get_data() == SOAP_ACK
+    [event] = queued_events(redis_client)
+    assert event["requester_email"] is None
+
+
+def test_the_first_of_a_repeated_field_wins(client: FlaskClient, redis_client: redis.Redis) -> None:
+    body = _case_created_with(
+        b"<sf:Subject>Where is my order?</sf:Subject>",
+        b"<sf:Subject>Where is my order?</sf:Subject><sf:Subject>Second</sf:Subject>",
+    )
+    assert post(client, body).get_data() == SOAP_ACK
+    [event] = queued_events(redis_client)
+    assert event["subject"] == "Where is my order?"
+
+
+def test_xsi_nil_counts_only_in_the_schema_instance_namespace(
+    client: FlaskClient, redis_client: redis.Redis
+) -> None:
+    body = _case_created_with(
+        b"<sf:Subject>Where is my order?</sf:Subject>",
+        b'<sf:Subject x:nil="true" xmlns:x="urn:other">Where is my order?</sf:Subject>'
+        b'<sf:SuppliedName xsi:nil="true">Jane Doe</sf:SuppliedName>',
+    ).replace(b"<sf:SuppliedName>Jane Doe</sf:SuppliedName>", b"")
+    assert post(client, body).get_data() == SOAP_ACK
+    [event] = queued_events(redis_client)
+    assert (event["subject"], event["requester_name"]) == ("Where is my order?", None)
