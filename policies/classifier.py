@@ -258,7 +258,7 @@ def _compile_patterns(lexicon: dict[str, Any]) -> list[tuple[re.Pattern[str], di
     for entry in lexicon["patterns"]:
         pattern = entry["pattern"]
         # Fragments may use other fragments; expand until none is left.
-        while "<" in pattern and any(f"<{name}>" in pattern for name in fragments):
+        while any(f"<{name}>" in pattern for name in fragments):
             for name, alternation in fragments.items():
                 pattern = pattern.replace(f"<{name}>", alternation)
         weights = {label: float(weight) for label, weight in entry["weights"].items()}
