@@ -63,8 +63,7 @@ _ACTION_ID = expat_name(OM_NS, "ActionId")
 _NOTIFICATION_ID = expat_name(OM_NS, "Id")
 _SOBJECT = expat_name(OM_NS, "sObject")
 _XSI_NIL = expat_name(XSI_NS, "nil")
-_CASE_ID = expat_name(SF_NS, "Id")
-_RAW_TAGS = tuple((name, expat_name(SF_NS, name)) for name in _RAW_FIELDS)
+_SF_PREFIX = expat_name(SF_NS, "")
 
 
 def parse(body: bytes, settings: WebhookSettings) -> list[TicketEvent]:
@@ -76,8 +75,7 @@ def parse(body: bytes, settings: WebhookSettings) -> list[TicketEvent]:
     if not 1 <= len(items) <= MAX_NOTIFICATIONS:
         raise WebhookError(400, f"expected 1 to {MAX_NOTIFICATIONS} notifications, got {len(items)}")
     action_id = _text(fields.get(_ACTION_ID))
-    reply_tag = expat_name(SF_NS, settings.salesforce_reply_field)
-    return [_event(item, action_id, reply_tag, settings) for item in items]
+    return [_event(item, action_id, settings) for item in items]
 
 
 def parse_xml(body: bytes) -> StdET.Element:
@@ -133,9 +131,7 @@ def same_id(a: str, b: str) -> bool:
     return len(a) >= 15 and len(b) >= 15 and a[:15] == b[:15]
 
 
-def _event(
-    item: StdET.Element, action_id: str | None, reply_tag: str, settings: WebhookSettings
-) -> TicketEvent:
+def _event(item: StdET.Element, action_id: str | None, settings: WebhookSettings) -> TicketEvent:
     notification = _first_children(item)
     notification_id = _text(notification.get(_NOTIFICATION_ID))
     if not notification_id or not _SF_ID.match(notification_id):
@@ -143,29 +139,29 @@ def _event(
     sobject = notification.get(_SOBJECT)
     if sobject is None:
         raise WebhookError(400, "notification without an sObject")
-    case = _first_children(sobject)
-    case_id = _text(case.get(_CASE_ID))
+    case = _case_fields(sobject)
+    case_id = case.get("Id")
     if not case_id or not _SF_ID.match(case_id):
         raise WebhookError(400, "sObject without a valid Id")
-    fields = {name: _text(case.get(tag)) for name, tag in _RAW_TAGS}
+    fields = {name: case.get(name) for name in _RAW_FIELDS}
     raw: dict[str, Any] = {"ActionId": action_id, **{k: v for k, v in fields.items() if v is not None}}
 
-    modified_by = _sf_text(case, "LastModifiedById")
+    modified_by = case.get("LastModifiedById")
     own = settings.salesforce_integration_user_id
     if own and modified_by and same_id(modified_by, own):
         log.info("salesforce case update by the integration user ignored ticket=%s", case_id)
         return TicketEvent(HELPDESK, case_id, "ignored", event_id=notification_id, raw=raw)
 
-    reply_stamp = _text(case.get(reply_tag))
+    reply_stamp = case.get(settings.salesforce_reply_field)
     return TicketEvent(
         helpdesk=HELPDESK,
         ticket_id=case_id,
         kind="customer_message" if reply_stamp else "created",
         event_id=notification_id,
-        subject=_sf_text(case, "Subject") or "",
-        text=_sf_text(case, "Description") or "",
-        requester_email=clean_email(_sf_text(case, "SuppliedEmail")),
-        requester_name=_sf_text(case, "SuppliedName"),
+        subject=case.get("Subject") or "",
+        text=case.get("Description") or "",
+        requester_email=clean_email(case.get("SuppliedEmail")),
+        requester_name=case.get("SuppliedName"),
         customer_id=fields["ContactId"]
         if fields["ContactId"] and _SF_ID.match(fields["ContactId"])
         else None,
@@ -185,8 +181,16 @@ def _first_children(parent: StdET.Element) -> dict[str, StdET.Element]:
     return children
 
 
-def _sf_text(case: dict[str, StdET.Element], name: str) -> str | None:
-    return _text(case.get(expat_name(SF_NS, name)))
+def _case_fields(sobject: StdET.Element) -> dict[str, str | None]:
+    """The sObject's fields by name, as text (None when empty or xsi:nil).
+
+    Only the Salesforce namespace counts, and the first of a repeated field wins.
+    """
+    fields: dict[str, str | None] = {}
+    for child in sobject:
+        if child.tag.startswith(_SF_PREFIX):
+            fields.setdefault(child.tag[len(_SF_PREFIX) :], _text(child))
+    return fields
 
 
 def _text(child: StdET.Element | None) -> str | None:
