@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import partial
 
 import pytest
-import requests
+import sandbox_calls
 
 from connectors.aftership import aftership_order_details, get_aftership_orders
 from connectors.errors import AuthFailed, RateLimited
@@ -31,13 +31,10 @@ def day(offset: int) -> str:
     return (datetime.now(UTC).date() + timedelta(days=offset)).isoformat()
 
 
-def inject(api: requests.Session, **spec: Any) -> None:
-    api.post(f"{api.base_url}/_sandbox/faults", json={"platform": PLATFORM, **spec}).raise_for_status()
+inject = partial(sandbox_calls.inject, platform=PLATFORM)
 
 
-def served_faults(api: requests.Session) -> list[int]:
-    rows = api.get(f"{api.base_url}/_sandbox/writes", params={"platform": PLATFORM}).json()
-    return [row["fault"] for row in rows if "fault" in row]
+served_faults = partial(sandbox_calls.served_faults, platform=PLATFORM)
 
 
 def only_order(email: str) -> Order:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from typing import Any
 
 import pytest
 import requests
+import sandbox_calls
 
 from connectors import bigcommerce
 from connectors.bigcommerce import (
@@ -46,12 +48,8 @@ def email(who: str) -> str:
     return f"{who}@{DOMAIN}"
 
 
-def inject(api: requests.Session, **spec: Any) -> None:
-    api.post(f"{api.base_url}/_sandbox/faults", json={"platform": "bigcommerce", **spec}).raise_for_status()
-
-
-def recorded(api: requests.Session) -> list[dict[str, Any]]:
-    return api.get(f"{api.base_url}/_sandbox/writes", params={"platform": "bigcommerce"}).json()
+inject = partial(sandbox_calls.inject, platform="bigcommerce")
+recorded = partial(sandbox_calls.log, platform="bigcommerce")
 
 
 def writes(api: requests.Session, method: str | None = None) -> list[dict[str, Any]]:

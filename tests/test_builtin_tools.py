@@ -8,6 +8,7 @@ import io
 import pytest
 import redis
 import requests
+import sandbox_calls
 
 from connectors.errors import NotConfigured
 from connectors.helpdesk import helpdesk_client
@@ -41,9 +42,7 @@ def ticket(configured, sandbox_api: requests.Session) -> Conversation:
 
 
 def view(sandbox_api: requests.Session, conversation: Conversation) -> dict:
-    response = sandbox_api.get(f"{sandbox_api.base_url}/_sandbox/kustomer/tickets/{conversation.ticket_id}")
-    response.raise_for_status()
-    return response.json()
+    return sandbox_calls.ticket(sandbox_api, "kustomer", conversation.ticket_id)
 
 
 def test_a_claim_is_a_task_for_a_person_on_the_ticket(

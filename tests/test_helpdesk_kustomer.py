@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 import pytest
 import requests
+import sandbox_calls
 
 from connectors.errors import AuthFailed, NotFound, OutcomeUnknown, Rejected
 from connectors.helpdesk import helpdesk_client
@@ -24,19 +26,15 @@ def client(sandbox, sandbox_api) -> KustomerClient:
     return helpdesk_client(PLATFORM, env=sandbox.env())
 
 
+inject = partial(sandbox_calls.inject, platform=PLATFORM)
+
+
 def view(api: requests.Session, ticket_id: str) -> dict[str, Any]:
-    response = api.get(f"{api.base_url}/_sandbox/{PLATFORM}/tickets/{ticket_id}")
-    response.raise_for_status()
-    return response.json()
+    return sandbox_calls.ticket(api, PLATFORM, ticket_id)
 
 
 def writes(api: requests.Session, path_contains: str = "") -> list[dict[str, Any]]:
-    rows = api.get(f"{api.base_url}/_sandbox/writes", params={"platform": PLATFORM}).json()
-    return [row for row in rows if path_contains in row["path"]]
-
-
-def inject(api: requests.Session, **spec: Any) -> None:
-    api.post(f"{api.base_url}/_sandbox/faults", json={"platform": PLATFORM, **spec}).raise_for_status()
+    return [row for row in sandbox_calls.log(api, PLATFORM) if path_contains in row["path"]]
 
 
 def new_conversation(

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import requests
+from sandbox_calls import inject, served_faults, ticket
 
 from connectors.errors import AuthFailed, NotFound, OutcomeUnknown, RateLimited, Rejected
 from connectors.helpdesk import helpdesk_client
@@ -49,20 +50,15 @@ def new_case(sandbox_api: requests.Session, sandbox: SandboxServer, **spec: Any)
 
 
 def view(sandbox_api: requests.Session, sandbox: SandboxServer, case_id: str) -> dict[str, Any]:
-    response = sandbox_api.get(f"{sandbox.url}/_sandbox/salesforce/tickets/{case_id}")
-    response.raise_for_status()
-    return response.json()
+    return ticket(sandbox_api, "salesforce", case_id)
 
 
 def add_fault(sandbox_api: requests.Session, sandbox: SandboxServer, **spec: Any) -> None:
-    sandbox_api.post(
-        f"{sandbox.url}/_sandbox/faults", json={"platform": "salesforce", **spec}
-    ).raise_for_status()
+    inject(sandbox_api, "salesforce", **spec)
 
 
 def faults_served(sandbox_api: requests.Session, sandbox: SandboxServer, status: int) -> int:
-    writes = sandbox_api.get(f"{sandbox.url}/_sandbox/writes", params={"platform": "salesforce"}).json()
-    return sum(1 for w in writes if w.get("fault") == status)
+    return served_faults(sandbox_api, "salesforce").count(status)
 
 
 def raw_api(

@@ -17,6 +17,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+from sandbox_calls import inject, log, ticket
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -82,18 +83,14 @@ def kustomer(sandbox, **kw: Any) -> HttpClient:
     )
 
 
-def inject(api: requests.Session, platform: str, **spec: Any) -> None:
-    api.post(f"{api.base_url}/_sandbox/faults", json={"platform": platform, **spec}).raise_for_status()
-
-
 def seen(api: requests.Session, platform: str, path_contains: str) -> list[Any]:
     """What the sandbox answered each attempt on matching paths: a fault status or the real status."""
-    rows = api.get(f"{api.base_url}/_sandbox/writes", params={"platform": platform}).json()
+    rows = log(api, platform)
     return [row.get("fault") or row.get("status") for row in rows if path_contains in row["path"]]
 
 
 def replies(api: requests.Session) -> list[str]:
-    return api.get(f"{api.base_url}/_sandbox/freshdesk/tickets/101").json()["replies"]
+    return ticket(api, "freshdesk", "101")["replies"]
 
 
 def test_retry_after_is_honoured_then_the_call_succeeds(sandbox, sandbox_api):

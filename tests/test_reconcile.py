@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import redis
 import requests
+from sandbox_calls import log
 
 from connectors import reconcile
 from connectors.bigcommerce import cancel_bigcommerce_order, find_bigcommerce_order_by_reference
@@ -60,8 +61,7 @@ def day(offset: int) -> str:
 
 
 def writes(api: requests.Session, platform: str) -> list[dict[str, Any]]:
-    rows = api.get(f"{api.base_url}/_sandbox/writes", params={"platform": platform}).json()
-    return [w for w in rows if "fault" not in w and "held" not in w]
+    return [w for w in log(api, platform) if "fault" not in w and "held" not in w]
 
 
 def fault(api: requests.Session, **spec: Any) -> None:
@@ -96,7 +96,7 @@ def killed_after_the_platform_applied(
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            rows = api.get(f"{api.base_url}/_sandbox/writes", params={"platform": platform}).json()
+            rows = log(api, platform)
             if any(r.get("held") == "after" and path in r["path"] for r in rows):
                 break
             assert worker.poll() is None, "the worker finished before its answer was held"

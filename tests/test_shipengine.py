@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-import requests
+from sandbox_calls import inject, served_faults
 
 from connectors import shipengine
 from connectors.errors import AuthFailed, RateLimited, Rejected
@@ -29,15 +28,6 @@ def env(sandbox, sandbox_api, monkeypatch) -> dict[str, str]:
 
 def day(offset: int) -> str:
     return (datetime.now(UTC).date() + timedelta(days=offset)).isoformat()
-
-
-def inject(api: requests.Session, platform: str, **spec: Any) -> None:
-    api.post(f"{api.base_url}/_sandbox/faults", json={"platform": platform, **spec}).raise_for_status()
-
-
-def served_faults(api: requests.Session, platform: str) -> list[int]:
-    rows = api.get(f"{api.base_url}/_sandbox/writes", params={"platform": platform}).json()
-    return [row["fault"] for row in rows if "fault" in row]
 
 
 def only_order(who: str) -> Order:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
 import requests
+import sandbox_calls
 
 from connectors import shopify
 from connectors.errors import AuthFailed, NotFound, RateLimited, Rejected
@@ -31,12 +33,8 @@ def day(offset: int) -> str:
     return (datetime.now(UTC).date() + timedelta(days=offset)).isoformat()
 
 
-def inject(api: requests.Session, **spec: Any) -> None:
-    api.post(f"{api.base_url}/_sandbox/faults", json={"platform": PLATFORM, **spec}).raise_for_status()
-
-
-def log(api: requests.Session) -> list[dict[str, Any]]:
-    return api.get(f"{api.base_url}/_sandbox/writes", params={"platform": PLATFORM}).json()
+inject = partial(sandbox_calls.inject, platform=PLATFORM)
+log = partial(sandbox_calls.log, platform=PLATFORM)
 
 
 def writes(api: requests.Session) -> list[dict[str, Any]]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import calendar
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
 import requests
+import sandbox_calls
 
 from connectors.errors import AuthFailed, NotFound, OutcomeUnknown, Rejected
 from connectors.models import Subscription
@@ -44,12 +46,8 @@ def month_after(iso: str) -> str:
     return date(year, month, min(start.day, calendar.monthrange(year, month)[1])).isoformat()
 
 
-def inject(api: requests.Session, **spec: Any) -> None:
-    api.post(f"{api.base_url}/_sandbox/faults", json={"platform": PLATFORM, **spec}).raise_for_status()
-
-
-def log(api: requests.Session) -> list[dict[str, Any]]:
-    return api.get(f"{api.base_url}/_sandbox/writes", params={"platform": PLATFORM}).json()
+inject = partial(sandbox_calls.inject, platform=PLATFORM)
+log = partial(sandbox_calls.log, platform=PLATFORM)
 
 
 def writes(api: requests.Session) -> list[dict[str, Any]]:

@@ -1,0 +1,34 @@
+"""The sandbox's own control API (`/_sandbox/...`), as the connector and helpdesk tests use it:
+inject faults, read what a platform was sent, look at a ticket as the sandbox holds it.
+
+`api` is the `sandbox_api` fixture: a requests session with the sandbox's `base_url`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+
+def inject(api: requests.Session, platform: str, **spec: Any) -> None:
+    """Make the platform answer with a fault (status, retry_after, count, path_contains...)."""
+    api.post(f"{api.base_url}/_sandbox/faults", json={"platform": platform, **spec}).raise_for_status()
+
+
+def log(api: requests.Session, platform: str) -> list[dict[str, Any]]:
+    """Every write the platform received, in order, with the faults it served marked `fault`."""
+    response = api.get(f"{api.base_url}/_sandbox/writes", params={"platform": platform})
+    response.raise_for_status()
+    return response.json()
+
+
+def served_faults(api: requests.Session, platform: str) -> list[int]:
+    return [row["fault"] for row in log(api, platform) if "fault" in row]
+
+
+def ticket(api: requests.Session, platform: str, ticket_id: str) -> dict[str, Any]:
+    """A helpdesk ticket as the sandbox holds it: messages, notes, tags, group, status."""
+    response = api.get(f"{api.base_url}/_sandbox/{platform}/tickets/{ticket_id}")
+    response.raise_for_status()
+    return response.json()
