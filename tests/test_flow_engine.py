@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import importlib
 import json
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from recording_port import RecordingPort
 
 from connectors.errors import AuthFailed, PlatformUnavailable
 from connectors.tools import REGISTRY, ToolRegistry
 from policies.flow import FlowEngine
 from policies.library import PolicyLibrary
-from policies.runtime import Handoff, PolicyPort, PolicyState
+from policies.runtime import PolicyPort, PolicyState
 
-TODAY = date(2025, 3, 10)
 ADDRESS = {"street_1": "1 Main St", "city": "Austin", "state": "TX", "zip": "78701", "country": "US"}
 
 
@@ -120,43 +119,6 @@ def shop_registry() -> ToolRegistry:
     registry.register(get_aftership_orders, platform="aftership")
     registry.register(aftership_order_details, platform="aftership")
     return registry
-
-
-@dataclass
-class RecordingPort:
-    """PolicyPort over a registry, with a ledger: an action already done under a key is not done again."""
-
-    registry: ToolRegistry
-    today: date = TODAY
-    ledger: dict[str, Any] = field(default_factory=dict)
-    requested: list[str] = field(default_factory=list)  # every request, replays included
-    replies: list[str] = field(default_factory=list)  # what the customer actually received
-    handoffs: list[Handoff] = field(default_factory=list)
-    resolved: list[str] = field(default_factory=list)
-    tools_called: list[str] = field(default_factory=list)
-
-    def _once(self, key: str, action: str, payload: Any, perform) -> Any:
-        ledger_key = f"{key}|{action}|{json.dumps(payload, sort_keys=True, default=str)}"
-        self.requested.append(f"{key}|{action}")
-        if ledger_key not in self.ledger:
-            self.ledger[ledger_key] = perform()
-        return self.ledger[ledger_key]
-
-    def call_tool(self, step_key: str, tool: str, args: dict[str, Any]) -> Any:
-        def perform() -> Any:
-            self.tools_called.append(tool)
-            return self.registry.invoke(tool, args)
-
-        return self._once(step_key, f"tool:{tool}", args, perform)
-
-    def reply(self, step_key: str, text: str) -> None:
-        self._once(step_key, "reply", text, lambda: self.replies.append(text))
-
-    def hand_off(self, step_key: str, summary: Handoff) -> None:
-        self._once(step_key, "handoff", summary.to_dict(), lambda: self.handoffs.append(summary))
-
-    def resolve(self, step_key: str) -> None:
-        self._once(step_key, "resolve", None, lambda: self.resolved.append(step_key))
 
 
 def context(email: str | None = None, text: str = "Where is my order?", **facts: Any) -> dict[str, Any]:
