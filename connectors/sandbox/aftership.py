@@ -46,7 +46,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from connectors.sandbox.app import sandbox_state, section
+from connectors.sandbox.app import count_request, sandbox_state, section
 from connectors.sandbox.state import Fault
 
 PLATFORM = "aftership"
@@ -245,12 +245,7 @@ def _rate_headers(limit: int) -> dict[str, str]:
     """Per-second window counted in the state; it reports, it never throttles (faults do that)."""
     now = time.time()
     window = int(now)
-    with sandbox_state().lock:
-        rate = section(PLATFORM).setdefault("rate", {"window": window, "used": 0})
-        if rate["window"] != window:
-            rate.update(window=window, used=0)
-        rate["used"] += 1
-        used = rate["used"]
+    used = count_request(PLATFORM, window)
     return {
         "X-RateLimit-Limit": str(limit),
         "X-RateLimit-Remaining": str(max(0, limit - used)),

@@ -57,6 +57,17 @@ def section(platform: str) -> dict[str, Any]:
     return sandbox_state().section(platform)
 
 
+def count_request(platform: str, window: int, cost: int = 1) -> int:
+    """Requests counted in the platform's current rate window (a new window starts from zero), for the
+    rate-limit headers an emulator reports. Counting never throttles: faults do that."""
+    with sandbox_state().lock:
+        rate = section(platform).setdefault("rate", {"window": window, "used": 0})
+        if rate["window"] != window:
+            rate.update(window=window, used=0)
+        rate["used"] += cost
+        return rate["used"]
+
+
 def record_write(platform: str, body: Any = None, **extra: Any) -> None:
     """Platform modules call this for every request that changes state."""
     sandbox_state().record(platform, request.method, request.path, body, **extra)

@@ -55,7 +55,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from connectors.sandbox.app import record_write, sandbox_state, section
+from connectors.sandbox.app import count_request, record_write, sandbox_state, section
 from connectors.sandbox.state import Fault
 
 PLATFORM = "bigcommerce"
@@ -283,12 +283,7 @@ def _rate_headers() -> dict[str, str]:
     """A 30 s window counted in the state; it reports, it never throttles (faults do that)."""
     ms = int(time.time() * 1000)
     window = ms // RATE_WINDOW_MS
-    with sandbox_state().lock:
-        rate = section(PLATFORM).setdefault("rate", {"window": window, "used": 0})
-        if rate["window"] != window:
-            rate.update(window=window, used=0)
-        rate["used"] += 1
-        used = rate["used"]
+    used = count_request(PLATFORM, window)
     return {
         "X-Rate-Limit-Requests-Left": str(max(0, RATE_QUOTA - used)),
         "X-Rate-Limit-Requests-Quota": str(RATE_QUOTA),

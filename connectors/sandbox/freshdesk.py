@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from connectors.sandbox.app import record_write, sandbox_state, section
+from connectors.sandbox.app import count_request, record_write, sandbox_state, section
 from connectors.sandbox.state import Fault
 from connectors.text import html_to_text, looks_like_html
 
@@ -82,12 +82,7 @@ def _validation_error(field: str, message: str, code: str = "invalid_value") -> 
 def _rate_headers(cost: int = 1) -> dict[str, str]:
     """Per-minute window counted in the state; the counter only informs, it never throttles."""
     window = int(time.time() // 60)
-    with sandbox_state().lock:
-        rate = section(PLATFORM).setdefault("rate", {"window": window, "used": 0})
-        if rate["window"] != window:
-            rate.update(window=window, used=0)
-        rate["used"] += cost
-        used = rate["used"]
+    used = count_request(PLATFORM, window, cost)
     return {
         "X-Ratelimit-Total": str(RATE_LIMIT_TOTAL),
         "X-Ratelimit-Remaining": str(max(0, RATE_LIMIT_TOTAL - used)),

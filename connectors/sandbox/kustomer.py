@@ -19,7 +19,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from connectors.sandbox.app import record_write, sandbox_state, section
+from connectors.sandbox.app import count_request, record_write, sandbox_state, section
 from connectors.sandbox.state import Fault
 from connectors.text import html_to_text, looks_like_html
 
@@ -91,12 +91,7 @@ def _doc(data: Any, status: int = 200, **extra: Any) -> Response:
 def _rate_headers() -> dict[str, str]:
     now = time.time()
     window = int(now // 60)
-    with sandbox_state().lock:
-        rate = section(PLATFORM).setdefault("rate", {"window": window, "used": 0})
-        if rate["window"] != window:
-            rate.update(window=window, used=0)
-        rate["used"] += 1
-        used = rate["used"]
+    used = count_request(PLATFORM, window)
     return {
         "x-ratelimit-limit": str(RATE_LIMIT),
         "x-ratelimit-remaining": str(max(0, RATE_LIMIT - used)),

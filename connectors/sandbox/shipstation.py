@@ -48,7 +48,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from connectors.sandbox.app import sandbox_state, section
+from connectors.sandbox.app import count_request, sandbox_state, section
 from connectors.sandbox.state import Fault
 
 PLATFORM = "shipstation"
@@ -255,12 +255,7 @@ def _rate_headers() -> dict[str, str]:
     """Per-minute window counted in the state; it reports, it never throttles (faults do that)."""
     now = time.time()
     window = int(now // 60)
-    with sandbox_state().lock:
-        rate = section(PLATFORM).setdefault("rate", {"window": window, "used": 0})
-        if rate["window"] != window:
-            rate.update(window=window, used=0)
-        rate["used"] += 1
-        used = rate["used"]
+    used = count_request(PLATFORM, window)
     return {
         "X-Rate-Limit-Limit": str(RATE_LIMIT),
         "X-Rate-Limit-Remaining": str(max(0, RATE_LIMIT - used)),
