@@ -102,6 +102,13 @@ def sandbox_api(sandbox: SandboxServer) -> Iterator[requests.Session]:
     session.delete(f"{sandbox.url}/_sandbox/faults")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that run the whole stack are marked `stack`, so `make test-fast` can leave them out."""
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.stack)
+
+
 STACK_TUNING = {
     # fast retries so failure paths finish within a test's patience
     "POLICYDESK_MAX_RETRIES": "2",

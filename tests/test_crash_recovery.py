@@ -17,6 +17,8 @@ import redis
 
 from policydesk.stack import WebProcess, WorkerProcess
 
+pytestmark = pytest.mark.crash
+
 CRASH_TUNING = {
     "POLICYDESK_TASK_TIME_LIMIT": "10",
     "POLICYDESK_VISIBILITY_TIMEOUT": "12",  # a dead worker's task comes back after 12 s
