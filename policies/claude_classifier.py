@@ -17,11 +17,12 @@ Logs name the failure (error type, HTTP status) and never the ticket's text or t
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anthropic
@@ -44,6 +45,15 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TOOL_NAME = "classify_ticket"
+
+
+def classify_tool(labels: Sequence[str]) -> dict[str, Any]:
+    """The forced tool, its label enum the classifier's own label set (a store may add types)."""
+    tool = copy.deepcopy(CLASSIFY_TOOL)
+    tool["input_schema"]["properties"]["label"]["enum"] = list(labels)
+    return tool
+
+
 CLASSIFY_TOOL: dict[str, Any] = {
     "name": TOOL_NAME,
     "description": (
@@ -118,32 +128,48 @@ class ClaudeClassifier:
         self.client = client
         self.fallback: Classifier = fallback if fallback is not None else LocalClassifier()
         self.settings = settings
+        self.labels: tuple[str, ...] = tuple(getattr(self.fallback, "labels", LABELS))
+        self.tool = classify_tool(self.labels)
+        extra = [label for label in self.labels if label not in LABELS]
+        self.system = SYSTEM_PROMPT + (
+            f"\nThis store also defines these ticket types: {', '.join(extra)}." if extra else ""
+        )
 
     def classify(self, text: str, subject: str = "") -> Classification:
         body, heading = clean_text(text), clean_text(subject)
+        local = self.fallback.classify(text, subject)
         if not (body or heading):
-            return self.fallback.classify(text, subject)
+            return local
         ticket = (f"Subject: {heading}\n\n{body}" if heading else body)[:MAX_TEXT_CHARS]
         try:
             raw = forced_tool_input(
                 self.client,
-                CLASSIFY_TOOL,
-                system=SYSTEM_PROMPT,
+                self.tool,
+                system=self.system,
                 content=f"<ticket>\n{ticket}\n</ticket>",
                 max_tokens=MAX_TOKENS,
                 settings=self.settings,
             )
-            return parse_classification(raw, ticket)
+            return parse_classification(raw, ticket, self.labels, local.scores)
         except Exception as exc:  # any failure at all: the local answer, never an error to the caller
             log.warning("claude classifier failed, using the local one: %s", describe_failure(exc))
-            return self.fallback.classify(text, subject)
+            return local
 
 
-def parse_classification(raw: Mapping[str, Any], ticket: str) -> Classification:
-    """A Classification from the tool input, or InvalidOutput when it breaks the schema."""
+def parse_classification(
+    raw: Mapping[str, Any],
+    ticket: str,
+    labels: Sequence[str] = LABELS,
+    local_scores: Mapping[str, float] | None = None,
+) -> Classification:
+    """A Classification from the tool input, or InvalidOutput when it breaks the schema.
+
+    Claude states one label's probability; the rest is shared among the other labels in the local
+    model's proportions, so the runner-up (what to ask about when unsure) is still meaningful.
+    """
     label = raw.get("label")
-    if label not in LABELS:
-        raise InvalidOutput("label is not one of the five labels")
+    if label not in labels:
+        raise InvalidOutput("label is not one of the classifier's labels")
     confidence = raw.get("confidence")
     number = isinstance(confidence, int | float) and not isinstance(confidence, bool)
     if not number or not math.isfinite(confidence):
@@ -161,9 +187,25 @@ def parse_classification(raw: Mapping[str, Any], ticket: str) -> Classification:
     if order:
         facts["order_number"] = order
     confidence = round(float(confidence), 4)
-    rest = round((1 - confidence) / (len(LABELS) - 1), 4)
-    scores = {name: confidence if name == label else rest for name in LABELS}
-    return Classification(label=label, confidence=confidence, facts=facts, scores=scores)
+    return Classification(
+        label=label,
+        confidence=confidence,
+        facts=facts,
+        scores=spread(label, confidence, labels, local_scores),
+    )
+
+
+def spread(
+    label: str, confidence: float, labels: Sequence[str], local_scores: Mapping[str, float] | None
+) -> dict[str, float]:
+    """`confidence` on `label`, the remainder over the others as the local model weighs them."""
+    others = [name for name in labels if name != label]
+    weights = {name: float((local_scores or {}).get(name, 0.0)) for name in others}
+    total = sum(weights.values())
+    if total <= 0:
+        weights, total = dict.fromkeys(others, 1.0), float(len(others))
+    scores = {name: round((1 - confidence) * weights[name] / total, 4) for name in others}
+    return {name: confidence if name == label else scores[name] for name in labels}
 
 
 def grounded_email(value: str | None, text: str) -> str | None:

@@ -46,6 +46,6 @@ def load_settings(env: Mapping[str, str] = os.environ) -> WorkerSettings:
         redelivery_cap=_int(env, "POLICYDESK_REDELIVERY_CAP", 3),
         lock_wait=_float(env, "POLICYDESK_LOCK_WAIT", 20.0),
         event_ttl=_int(env, "POLICYDESK_EVENT_TTL", 3 * 24 * 3600),
-        min_confidence=_float(env, "CLASSIFIER_MIN_CONFIDENCE", 0.6),
+        min_confidence=_float(env, "CLASSIFIER_MIN_CONFIDENCE", 0.7),
         visibility_override=_int(env, "POLICYDESK_VISIBILITY_TIMEOUT", 0) or None,
     )
