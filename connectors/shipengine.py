@@ -1,11 +1,12 @@
-"""ShipEngine stores: orders from ShipStation API v1, parcel tracking from ShipEngine (PLATFORMS.md §5).
+"""ShipEngine stores: orders from ShipStation API v1, tracking from ShipEngine (docs/platforms/shipengine.md).
 
 Why two APIs. ShipEngine (now branded "ShipStation API") is a label, rate and tracking API: it
 has no production order lookup (its Sales Order API is beta, on higher plans, and not something a
 support conversation can depend on). Merchants who ship with ShipEngine keep their orders in
 ShipStation, so this deployment reads:
-- orders from ShipStation API v1 (`GET /orders?customerEmail=` / `?orderNumber=`, `GET /orders/{id}`)
-  with HTTP Basic key:secret, and the order's shipments (`GET /shipments?orderNumber=`) for each
+- orders from ShipStation API v1 (`GET /orders?customerName=` or a date-bounded newest-first scan,
+  `?orderNumber=`, `GET /orders/{id}`; see connectors/shipstation.py) with HTTP Basic key:secret,
+  and the order's shipments (`GET /shipments?orderNumber=`) for each
   parcel's trackingNumber and carrierCode;
 - each shipped parcel's live status from ShipEngine `GET /v1/tracking?carrier_code=&tracking_number=`
   with the `API-Key` header.
@@ -250,12 +251,13 @@ def _require(env: Mapping[str, str]) -> None:
 # ---- operations the tools (and tracking.get_tracking_info) use -----------------------------------
 
 
-def orders_for_email(email: str, env: Mapping[str, str] = os.environ) -> list[Order]:
+def orders_for_email(email: str, name: str = "", env: Mapping[str, str] = os.environ) -> list[Order]:
     _require(env)
     wanted = (email or "").strip()
     if not wanted or "@" not in wanted:
         return []
-    orders = [_complete(o, env) for o in shipstation.client(env).orders_by_email(wanted)]
+    found = shipstation.client(env).orders_by_email(wanted, (name or "").strip() or None)
+    orders = [_complete(o, env) for o in found]
     return newest_first(orders, lambda o: o.created_at)
 
 
@@ -294,14 +296,17 @@ def find_shipment(tracking_number: str, env: Mapping[str, str] = os.environ) -> 
 
 
 @tool(platform=PLATFORM)
-def get_shipengine_orders(email: str) -> list[Order]:
-    """The customer's orders (from ShipStation) with live ShipEngine tracking, newest first.
+def get_shipengine_orders(email: str, name: str = "") -> list[Order]:
+    """The customer's recent orders (from ShipStation) with live ShipEngine tracking, newest first.
+
+    `email` is the verified customer's; `name` (the name the helpdesk holds for them) lets
+    ShipStation narrow the search, and every order returned still carries that email.
 
     Status is one of approved, processing, pending_shipment (ship_date = ship-by date), shipped,
     in_transit, delivered, canceled, exception; shipped orders carry their parcels with tracking
     link, estimated/actual delivery and carrier events. An empty list when there are none.
     """
-    return orders_for_email(email)
+    return orders_for_email(email, name)
 
 
 @tool(platform=PLATFORM)

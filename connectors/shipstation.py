@@ -1,10 +1,12 @@
-"""ShipStation API v1 (ssapi.shipstation.com): where a ShipEngine store's orders live (PLATFORMS.md §5.2).
+"""ShipStation API v1: where a ShipEngine store's orders live (docs/platforms/shipstation.md).
 
-Only reads: orders by customer email or order number, one order by its orderId, and the shipments
-(tracking number + carrier code) of an order. Why the lookups are defensive:
-- the `customerEmail` and `orderNumber` filters are UNCONFIRMED (orderNumber is believed to be a
-  "starts with" search), and an API that ignores an unknown filter returns every order. So every
-  list is filtered again here, exactly and case-insensitively, and paging is bounded;
+Only reads: a customer's recent orders, orders by order number, one order by its orderId, and the
+shipments (tracking number + carrier code) of an order. Why the lookups are shaped this way:
+- List Orders has no email filter (an unknown filter is ignored and every order comes back), so a
+  customer's orders are found by the documented `customerName` filter when the helpdesk knows the
+  name, else by a newest-first scan bounded by `orderDateStart` and a page budget; either way each
+  row's `customerEmail` is compared exactly, case-insensitively, before it counts;
+- `orderNumber` is a "starts with" search, so its rows are compared exactly too;
 - voided shipments (a label that was cancelled) are not parcels and are dropped;
 - ShipStation timestamps are naive Pacific-time strings with seven fractional digits; they are kept
   as local timestamps (fraction dropped) and dates are cut to YYYY-MM-DD.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.config import PlatformConfig, tls_verify
@@ -25,8 +28,11 @@ from connectors.tools import register_platform
 
 PLATFORM = "shipstation"
 DEFAULT_BASE_URL = "https://ssapi.shipstation.com"
-PAGE_SIZE = 100
+PAGE_SIZE = 500  # the most List Orders / List Shipments return per page
 MAX_PAGES = 5
+NAME_PAGES = 2  # a name is narrow: two pages of 500 are more orders than one person places
+SCAN_PAGES = 4  # a newest-first scan reads at most 2,000 orders (4 of the 40 requests a minute)
+LOOKBACK_DAYS = 180  # "recent orders": older ones are not what a support conversation is about
 
 ORDER_STATUSES = (
     "awaiting_payment",
@@ -59,9 +65,11 @@ class ShipStationClient:
             verify=config.verify,
         )
 
-    def _pages(self, path: str, key: str, params: Mapping[str, str]) -> list[dict[str, Any]]:
+    def _pages(
+        self, path: str, key: str, params: Mapping[str, str], max_pages: int = MAX_PAGES
+    ) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
-        for page in range(1, MAX_PAGES + 1):
+        for page in range(1, max_pages + 1):
             body = self.http.get_json(path, params={**params, "page": str(page), "pageSize": str(PAGE_SIZE)})
             if not isinstance(body, dict):
                 break
@@ -74,10 +82,24 @@ class ShipStationClient:
                 break
         return found
 
-    def orders_by_email(self, email: str) -> list[dict[str, Any]]:
-        wanted = email.strip().casefold()
-        rows = self._pages("/orders", "orders", {"customerEmail": email.strip()})
-        return [o for o in rows if (o.get("customerEmail") or "").strip().casefold() == wanted]
+    def orders_by_email(self, email: str, name: str | None = None) -> list[dict[str, Any]]:
+        """The customer's orders of the last LOOKBACK_DAYS, newest first, each verified by email.
+
+        By `customerName` first when a name is known (one or two requests, whatever the store's
+        size); when that finds nothing (no name, or ShipStation holds another spelling of it), by a
+        newest-first scan of every order since the lookback date, at most SCAN_PAGES pages.
+        """
+        recent = {
+            "orderDateStart": shipstation_time(datetime.now(UTC) - timedelta(days=LOOKBACK_DAYS)),
+            "sortBy": "OrderDate",
+            "sortDir": "DESC",
+        }
+        if name and name.strip():
+            by_name = self._pages("/orders", "orders", {**recent, "customerName": name.strip()}, NAME_PAGES)
+            mine = _with_email(by_name, email)
+            if mine:
+                return mine
+        return _with_email(self._pages("/orders", "orders", recent, SCAN_PAGES), email)
 
     def orders_by_number(self, number: str) -> list[dict[str, Any]]:
         wanted = number.strip().casefold()
@@ -104,6 +126,17 @@ class ShipStationClient:
             s for s in rows if str(s.get("trackingNumber") or "").casefold() == wanted and not s.get("voided")
         ]
         return live[-1] if live else None
+
+
+def _with_email(rows: list[dict[str, Any]], email: str) -> list[dict[str, Any]]:
+    wanted = email.strip().casefold()
+    return [o for o in rows if (o.get("customerEmail") or "").strip().casefold() == wanted]
+
+
+def shipstation_time(moment: datetime) -> str:
+    """ShipStation's filter format, "2025-03-01 00:00:00" (its own clock is US Pacific; a lookback
+    of months does not care about the hours)."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def client(env: Mapping[str, str] = os.environ) -> ShipStationClient:

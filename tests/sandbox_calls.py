@@ -32,3 +32,10 @@ def ticket(api: requests.Session, platform: str, ticket_id: str) -> dict[str, An
     response = api.get(f"{api.base_url}/_sandbox/{platform}/tickets/{ticket_id}")
     response.raise_for_status()
     return response.json()
+
+
+def backfill(api: requests.Session, platform: str, **spec: Any) -> dict[str, Any]:
+    """Fill the platform with other customers' records (ShipStation: `count` orders over `days`)."""
+    response = api.post(f"{api.base_url}/_sandbox/{platform}/backfill", json=spec)
+    response.raise_for_status()
+    return response.json()

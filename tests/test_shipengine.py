@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from sandbox_calls import inject, served_faults
+import requests
+from sandbox_calls import backfill, inject, served_faults
 
 from connectors import shipengine
 from connectors.errors import AuthFailed, RateLimited, Rejected
@@ -14,6 +17,7 @@ from connectors.shipengine import get_shipengine_orders, shipengine_order_detail
 from connectors.tools import load_all_tools
 
 DOMAIN = "shipengine.example"
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture
@@ -207,3 +211,58 @@ def test_wrong_credentials_are_an_auth_failure(env, monkeypatch, variable):
         get_shipengine_orders(f"delivered@{DOMAIN}")
 
     assert caught.value.status == 401
+
+
+# ---- finding one customer's orders in a store of many (ShipStation has no email filter) ----------
+
+
+def shipstation_orders(env: dict[str, str], **params: str) -> dict:
+    response = requests.get(
+        f"{env['SHIPSTATION_BASE_URL']}/orders",
+        params=params,
+        auth=(env["SHIPSTATION_API_KEY"], env["SHIPSTATION_API_SECRET"]),
+        verify=env["POLICYDESK_CA_BUNDLE"],
+        timeout=10,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def test_the_sandbox_ignores_a_filter_list_orders_does_not_document(env):
+    everyone = shipstation_orders(env, pageSize="500")
+    with_email = shipstation_orders(env, customerEmail=f"delivered@{DOMAIN}", pageSize="500")
+
+    assert with_email["total"] == everyone["total"] > 1
+    assert shipstation_orders(env, customerName="Del Ivered")["total"] == 1
+
+
+def test_a_customer_is_found_among_more_orders_than_one_page_holds(env, sandbox_api):
+    backfill(sandbox_api, "shipstation", count=1200, days=20)
+
+    [late] = get_shipengine_orders(f"in-transit.late@{DOMAIN}")
+    orders = get_shipengine_orders(f"three.orders@{DOMAIN}")
+
+    assert (late.number, late.status) == ("SS-1007", "in_transit")
+    assert [o.number for o in orders] == ["SS-1022", "SS-1021", "SS-1020"]
+
+
+def test_the_name_the_helpdesk_holds_narrows_the_search_and_the_email_still_decides(env, sandbox_api):
+    backfill(sandbox_api, "shipstation", count=1200, days=20)
+
+    [by_name] = get_shipengine_orders(f"in-transit.late@{DOMAIN}", "Lee Late")
+    other_spelling = get_shipengine_orders(f"in-transit.late@{DOMAIN}", "L. Late")
+    someone_elses_name = get_shipengine_orders(f"no-orders@{DOMAIN}", "Lee Late")
+
+    assert by_name.number == "SS-1007"
+    assert [o.number for o in other_spelling] == ["SS-1007"]  # found by the scan instead
+    assert someone_elses_name == []
+
+
+def test_a_list_orders_page_in_the_vendor_shape_reads_as_an_order():
+    page = json.loads((FIXTURES / "shipstation" / "list_orders_page.json").read_text())
+
+    [order] = [shipengine.to_order(row) for row in page["orders"]]
+
+    assert (order.number, order.email, order.platform_status) == ("1048", "rowan.ash@example.org", "shipped")
+    assert order.created_at == "2025-03-02T08:41:17" and order.total == 41.5
+    assert order.items[0].sku == "CANDLE-01" and order.shipping_address.city == "Portland"

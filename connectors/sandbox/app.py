@@ -197,6 +197,14 @@ def _register_control_api(app: Flask, modules: dict[str, ModuleType]) -> None:
                 sandbox_state().section(platform), ticket_id, spec["text"]
             ), 201
 
+    @app.post("/_sandbox/<platform>/backfill")
+    def backfill(platform: str):
+        module = modules.get(platform)
+        if module is None or not hasattr(module, "backfill"):
+            abort(404, f"{platform!r} has no backfill")
+        with sandbox_state().lock:
+            return module.backfill(sandbox_state().section(platform), request.get_json(force=True) or {})
+
     @app.get("/_sandbox/<platform>/tickets/<ticket_id>")
     def view_ticket(platform: str, ticket_id: str):
         module = _helpdesk(modules, platform)

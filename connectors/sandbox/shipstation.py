@@ -1,4 +1,4 @@
-"""ShipStation API v1 (orders and shipments) as the sandbox serves it (PLATFORMS.md §5.2).
+"""ShipStation API v1 (orders and shipments) as the sandbox serves it (docs/platforms/shipstation.md).
 
 Mounted at /shipstation, so SHIPSTATION_BASE_URL is https://host:port/shipstation. Faithful where a
 connector can get it wrong: HTTP Basic auth with API key and secret (401 otherwise), ShipStation's
@@ -7,7 +7,12 @@ search (so clients must compare exactly), voided labels still listed among shipm
 timestamps with seven fractional digits ("2025-03-01T10:15:00.0000000"), ASP.NET-style error
 bodies ({"Message": ...}) and X-Rate-Limit-Limit/-Remaining/-Reset (seconds) on every response.
 A throttle (injected as a fault) is 429 with X-Rate-Limit-Reset = the fault's wait in seconds.
-`customerEmail` is honoured as an exact, case-insensitive filter (the real filter is UNCONFIRMED).
+List Orders takes only its documented filters (customerName, itemKeyword, the create/modify/order/
+payment date ranges, orderNumber, orderStatus, storeId, sortBy/sortDir, page/pageSize); anything else,
+`customerEmail` included, is ignored and every order comes back, as the real API does. Without
+`sortBy` the order is not documented ("recent orders"): served newest-imported first, so a client
+that relies on it finds only the latest orders. `POST /_sandbox/shipstation/backfill` adds other
+customers' orders, to be a store bigger than one page.
 
 The parcels' live status is served by the ShipEngine module (connectors/sandbox/shipengine.py) from
 the same table, so an order's tracking number always resolves there. Seeded data, relative to the
@@ -41,6 +46,7 @@ Customers' emails are <customer>@shipengine.example, e.g. in-transit.late@shipen
 from __future__ import annotations
 
 import math
+import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -322,27 +328,86 @@ def list_orders():
     status = args.get("orderStatus")
     if status and status not in ORDER_STATUSES:
         return _reply({"Message": f"Invalid orderStatus '{status}'."}, 400)
+    ranges = _date_ranges(args)
+    if isinstance(ranges, Response):
+        return ranges
     with sandbox_state().lock:
         rows = list(section(PLATFORM).get("orders", {}).values())
-    if args.get("customerEmail"):
-        wanted = args["customerEmail"].strip().casefold()
-        rows = [o for o in rows if (o.get("customerEmail") or "").casefold() == wanted]
-    if args.get("customerName"):
-        rows = [
-            o
-            for o in rows
-            if args["customerName"].casefold() in (o.get("shipTo") or {}).get("name", "").casefold()
-        ]
-    if args.get("orderNumber"):
-        prefix = args["orderNumber"].casefold()
-        rows = [o for o in rows if o["orderNumber"].casefold().startswith(prefix)]
-    if status:
-        rows = [o for o in rows if o["orderStatus"] == status]
-    sort_field = {"OrderDate": "orderDate", "ModifyDate": "modifyDate", "CreateDate": "createDate"}.get(
-        args.get("sortBy") or "", "orderId"
-    )
-    rows.sort(key=lambda o: o[sort_field], reverse=(args.get("sortDir") or "").upper() == "DESC")
+    rows = [o for o in rows if _matches(o, args, ranges)]
+    if args.get("sortBy") in SORT_FIELDS:
+        key = SORT_FIELDS[args["sortBy"]]
+        rows.sort(
+            key=lambda o: (o[key] or "", o["orderId"]), reverse=(args.get("sortDir") or "").upper() == "DESC"
+        )
+    else:
+        rows.sort(key=lambda o: o["orderId"], reverse=True)
     return _reply(_page(rows, "orders", *paging))
+
+
+SORT_FIELDS = {"OrderDate": "orderDate", "ModifyDate": "modifyDate", "CreateDate": "createDate"}
+DATE_FILTERS = {
+    "createDate": "createDate",
+    "modifyDate": "modifyDate",
+    "orderDate": "orderDate",
+    "paymentDate": "paymentDate",
+}
+
+
+def _when(value: str) -> datetime | None:
+    """ShipStation's filter dates ("2015-01-01 00:00:00", also a bare date or ISO) and its own stamps."""
+    text = value.strip().replace("T", " ").split(".", 1)[0]
+    for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    return None
+
+
+def _date_ranges(args: Any) -> dict[str, tuple[datetime | None, datetime | None]] | Response:
+    ranges = {}
+    for param, field_name in DATE_FILTERS.items():
+        bounds = []
+        for edge in ("Start", "End"):
+            raw = args.get(param + edge)
+            moment = _when(raw) if raw else None
+            if raw and moment is None:
+                return _reply(
+                    {"Message": "The request is invalid.", "ModelState": {param + edge: ["not a date"]}}, 400
+                )
+            bounds.append(moment)
+        if any(bounds):
+            ranges[field_name] = (bounds[0], bounds[1])
+    return ranges
+
+
+def _matches(
+    order: dict[str, Any], args: Any, ranges: dict[str, tuple[datetime | None, datetime | None]]
+) -> bool:
+    """The documented filters only; a parameter List Orders does not know changes nothing."""
+    if args.get("customerName"):
+        wanted = args["customerName"].strip().casefold()
+        names = ((order.get("billTo") or {}).get("name") or "", (order.get("shipTo") or {}).get("name") or "")
+        if not any(wanted in n.casefold() for n in names):
+            return False
+    if args.get("itemKeyword"):
+        keyword = args["itemKeyword"].casefold()
+        text = " ".join(f"{i.get('sku')} {i.get('name')}" for i in order.get("items") or []).casefold()
+        if keyword not in text:
+            return False
+    if args.get("orderNumber") and not order["orderNumber"].casefold().startswith(
+        args["orderNumber"].casefold()
+    ):
+        return False
+    if args.get("orderStatus") and order["orderStatus"] != args["orderStatus"]:
+        return False
+    if args.get("storeId") and str((order.get("advancedOptions") or {}).get("storeId")) != args["storeId"]:
+        return False
+    for field_name, (start, end) in ranges.items():
+        moment = _when(order.get(field_name) or "")
+        if moment is None or (start and moment < start) or (end and moment > end):
+            return False
+    return True
 
 
 @blueprint.get("/orders/<order_id>")
@@ -539,6 +604,26 @@ def _shipment(case: Case, shipment_id: int, number: str, *, voided: bool) -> dic
         "labelData": None,
         "formData": None,
     }
+
+
+BACKFILL_NAMES = ("Alex", "Sam", "Robin", "Kai", "Noor", "Jo", "Ira", "Ren", "Avi", "Mika")
+
+
+def backfill(data: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """Other customers' orders, ordered within the last `days` days and imported after the seeded
+    ones (higher orderIds): a store where one page of unsorted orders is not everyone's."""
+    count, days = int(spec.get("count", 1000)), int(spec.get("days", 20))
+    rng = random.Random(int(spec.get("seed", 7)))
+    first = max(data["orders"]) + 1000
+    for n in range(count):
+        name = f"{rng.choice(BACKFILL_NAMES)} Buyer{n}"
+        case = Case(f"buyer{n}@store.example", name, first + n, f"BF-{first + n}", "awaiting_shipment", 0)
+        order = _order(case)
+        ordered = datetime.now(UTC) - timedelta(minutes=rng.randrange(1, days * 24 * 60))
+        stamp = ordered.strftime("%Y-%m-%dT%H:%M:%S.0000000")
+        order.update(orderDate=stamp, paymentDate=stamp, shipByDate=None)
+        data["orders"][order["orderId"]] = order
+    return {"orders": len(data["orders"])}
 
 
 def seed(data: dict[str, Any]) -> None:
