@@ -37,10 +37,10 @@ def post(
     return response
 
 
-def test_simple_ticket_created_is_queued_with_plain_text(
+def test_zulips_template_ticket_created_is_queued_with_plain_text(
     client: FlaskClient, redis_client: redis.Redis
 ) -> None:
-    response = post(client, fixture_bytes("freshdesk", "simple_ticket_created.json"), headers=basic())
+    response = post(client, fixture_bytes("freshdesk", "zulip_template_ticket_created.json"), headers=basic())
     assert response.status_code == 202
     [event] = queued_events(redis_client)
     assert event["helpdesk"] == "freshdesk"
@@ -53,20 +53,43 @@ def test_simple_ticket_created_is_queued_with_plain_text(
     assert event["requester_name"] == "Jane Doe"
 
 
-def test_simple_public_note_is_a_customer_message_without_event_id(
+def test_a_simple_body_without_triggered_event_is_queued_for_the_worker_to_place(
     client: FlaskClient, redis_client: redis.Redis
 ) -> None:
-    response = post(client, fixture_bytes("freshdesk", "simple_public_note.json"), headers=basic())
+    created = post(client, fixture_bytes("freshdesk", "simple_ticket_created.json"), headers=basic())
+    reply = post(client, fixture_bytes("freshdesk", "simple_customer_reply.json"), headers=basic())
+
+    assert (created.status_code, reply.status_code) == (202, 202)
+    first, second = queued_events(redis_client)
+    for event in (first, second):
+        assert (event["kind"], event["ticket_id"], event["event_id"]) == ("customer_message", "48213", None)
+        assert (event["requester_email"], event["requester_name"]) == ("jane.doe@example.com", "Jane Doe")
+    assert first["subject"] == "Package not arrived"
+
+
+def test_simple_content_with_the_older_requester_keys(client: FlaskClient, redis_client: redis.Redis) -> None:
+    response = post(client, fixture_bytes("freshdesk", "simple_legacy_requester_keys.json"), headers=basic())
+
     assert response.status_code == 202
     [event] = queued_events(redis_client)
-    assert event["kind"] == "customer_message"
-    assert event["ticket_id"] == "48213"
-    assert event["event_id"] is None
-    assert event["text"] == ""  # the description is the first message; the worker fetches the reply
+    assert (event["kind"], event["event_id"]) == ("created", "48215:created")
+    assert (event["requester_email"], event["requester_name"]) == ("omar.haddad@example.com", "Omar Haddad")
+    assert event["text"] == "Please cancel order 10460."
+
+
+def test_a_public_note_is_an_agents_act_and_is_ignored(
+    client: FlaskClient, redis_client: redis.Redis
+) -> None:
+    response = post(client, fixture_bytes("freshdesk", "zulip_template_public_note.json"), headers=basic())
+    assert response.status_code == 200
+    assert response.get_json() == {"ok": True, "status": "ignored"}
+    assert queued_events(redis_client) == []
 
 
 def test_status_change_is_acknowledged_and_ignored(client: FlaskClient, redis_client: redis.Redis) -> None:
-    response = post(client, fixture_bytes("freshdesk", "simple_status_changed.json"), token=FRESHDESK_TOKEN)
+    response = post(
+        client, fixture_bytes("freshdesk", "zulip_template_status_changed.json"), token=FRESHDESK_TOKEN
+    )
     assert response.status_code == 200
     assert response.get_json() == {"ok": True, "status": "ignored"}
     assert queued_events(redis_client) == []
@@ -97,12 +120,13 @@ def test_created_is_deduplicated_but_replies_are_left_to_the_worker(
     assert kinds == ["created", "customer_message", "customer_message"]
 
 
-def test_unknown_advanced_event_is_acknowledged_and_ignored(
+def test_an_advanced_event_not_ours_is_left_to_the_worker_to_place(
     client: FlaskClient, redis_client: redis.Redis
 ) -> None:
     body = json.dumps({"source": "freshdesk", "event": "ticket_merged", "ticket_id": "48214"}).encode()
-    assert post(client, body, token=FRESHDESK_TOKEN).status_code == 200
-    assert queued_events(redis_client) == []
+    assert post(client, body, token=FRESHDESK_TOKEN).status_code == 202
+    [event] = queued_events(redis_client)
+    assert (event["kind"], event["ticket_id"]) == ("customer_message", "48214")
 
 
 def test_advanced_body_broken_by_an_unescaped_quote_is_salvaged(
@@ -244,17 +268,19 @@ def test_malformed_bodies_are_400(
     [
         ("{ticket_action:created}", "created"),
         (" { ticket_action : created } ", "created"),
-        ("{note_type:public}", "customer_message"),
+        ("{note_type:public}", "ignored"),
         ("{note_type:private}", "ignored"),
         ("{reply_sent:sent}", "customer_message"),
         ("{ticket_action:replied}", "customer_message"),
         ("{status:{from:4,to:6}}", "ignored"),
         ("{priority:{from:1,to:2}}", "ignored"),
-        ("{ticket_action:updated}", "ignored"),
-        ("ticket_action:created", "ignored"),
-        ("{ticket_action:created", "ignored"),
-        ("{{{{{{{{}}}}}}}}", "ignored"),
-        ("", "ignored"),
+        ("{responder_id:{from:null,to:5}}", "ignored"),
+        # not understood, or absent: the worker reads the ticket and decides
+        ("{ticket_action:updated}", "customer_message"),
+        ("ticket_action:created", "customer_message"),
+        ("{ticket_action:created", "customer_message"),
+        ("{{{{{{{{}}}}}}}}", "customer_message"),
+        ("", "customer_message"),
     ],
 )
 def test_triggered_event_classification(trigger: str, kind: str) -> None:

@@ -5,13 +5,13 @@ Freshdesk signs nothing, so the rule's request must carry a secret we configured
 a token in the callback URL (FRESHDESK_WEBHOOK_URL_SECRET, `...?token=<secret>`). Either configured
 method passing is enough; with neither configured every delivery is refused.
 
-Two body formats are accepted (Encoding: JSON):
+Two body formats are accepted (Encoding: JSON); docs/platforms/freshdesk.md has the sources.
 
-* Simple content: `{"freshdesk_webhook": {"triggered_event": "{ticket_action:created}", "ticket_id":
-  "48213", "ticket_subject": ..., "ticket_description": "<div>html</div>", "requester_email": ...,
-  "requester_name": ...}}`. `triggered_event` is Freshdesk's mini-syntax: `{ticket_action:created}`
-  is a new ticket, `{note_type:public}` or any reply-like event is a customer message, status and
-  priority changes and anything unknown are acknowledged and ignored.
+* Simple content (the rule ticks the fields to send): `{"freshdesk_webhook": {...}}` whose keys are
+  the placeholders' names with a `ticket_` prefix: `ticket_id` (a JSON number), `ticket_subject`,
+  `ticket_description` (HTML), `ticket_contact_email`, `ticket_contact_name`,
+  `ticket_latest_public_comment`, ... (older accounts: `ticket_requester_email`, `requester_name`).
+  `triggered_event` is there only if the admin ticked it.
 
 * Advanced content (recommended), one rule per event, with exactly this body::
 
@@ -28,6 +28,13 @@ Two body formats are accepted (Encoding: JSON):
   its conversations through the API for the text. If a subject or name with a quote still breaks
   the JSON, the delivery is salvaged from its leading `source`/`event`/`ticket_id` fields, because
   those are all the worker needs and a 400 would lose the ticket after Freshdesk's three retries.
+
+What a delivery means comes from our `event`, else from `triggered_event` (Freshdesk's mini-syntax):
+`{ticket_action:created}` is a new ticket; notes (`{note_type:...}`, an agent's act: a requester can
+only reply) and status, priority, type, group or agent changes are acknowledged and ignored. Anything
+else, including no event at all and the value "Reply is sent" produces (which no source records), is
+never dropped: it is queued as a customer message, and the worker places it from the ticket itself
+(a ticket it has not seen is a new ticket; otherwise it looks for a new incoming conversation).
 
 Freshdesk sends no delivery id. A new ticket is deduplicated on "<ticket_id>:created"; a customer
 message has event_id None and the worker dedupes on the conversation id it reads back.
@@ -109,9 +116,12 @@ def parse(body: bytes) -> list[TicketEvent]:
     raise WebhookError(400, "not a Freshdesk webhook body")
 
 
+SIMPLE_EMAIL_KEYS = ("ticket_contact_email", "ticket_requester_email", "requester_email")
+SIMPLE_NAME_KEYS = ("ticket_contact_name", "ticket_requester_name", "requester_name")
+
+
 def _simple(fields: dict[str, Any]) -> TicketEvent:
-    trigger = _string(fields, "triggered_event")
-    kind = classify_trigger(trigger)
+    kind = classify_trigger(_string(fields, "triggered_event"))
     if kind == "ignored":
         return _ignored(fields)
     ticket_id = _ticket_id(fields.get("ticket_id"))
@@ -123,19 +133,28 @@ def _simple(fields: dict[str, Any]) -> TicketEvent:
         subject=_string(fields, "ticket_subject"),
         # The description is the ticket's first message; for a reply it would be the wrong text.
         text=html_to_text(_string(fields, "ticket_description")) if kind == "created" else "",
-        requester_email=clean_email(fields.get("requester_email")),
-        requester_name=_string(fields, "requester_name") or None,
+        requester_email=clean_email(_first(fields, SIMPLE_EMAIL_KEYS)),
+        requester_name=_first(fields, SIMPLE_NAME_KEYS) or None,
         raw=fields,
     )
 
 
+def _first(fields: dict[str, Any], keys: tuple[str, ...]) -> str:
+    """The first of several names a Simple field goes by that carries a value."""
+    return next((value for value in (_string(fields, key) for key in keys) if value), "")
+
+
 def _advanced(payload: dict[str, Any]) -> TicketEvent:
     event = payload.get("event")
-    kind: EventKind = ADVANCED_EVENTS.get(event, "ignored") if isinstance(event, str) else "ignored"
-    if kind == "ignored" and event is None:
+    if isinstance(event, str) and event in ADVANCED_EVENTS:
+        kind = ADVANCED_EVENTS[event]
+    else:
         kind = classify_trigger(_string(payload, "triggered_event"))
+        if event is not None:
+            log.warning(
+                "freshdesk event not ours event=%s: the worker places it from the ticket", log_value(event)
+            )
     if kind == "ignored":
-        log.info("freshdesk event ignored event=%s", log_value(event))
         return _ignored(payload)
     ticket_id = _ticket_id(payload.get("ticket_id"))
     return TicketEvent(
@@ -169,6 +188,8 @@ def _salvage(body: bytes) -> TicketEvent | None:
 
 def _ignored(fields: dict[str, Any]) -> TicketEvent:
     ticket_id = fields.get("ticket_id")
+    if isinstance(ticket_id, int) and not isinstance(ticket_id, bool):
+        ticket_id = str(ticket_id)
     safe_id = ticket_id if isinstance(ticket_id, str) and _TICKET_ID.match(ticket_id) else ""
     return TicketEvent(helpdesk=HELPDESK, ticket_id=safe_id, kind="ignored", raw=fields)
 
@@ -199,22 +220,27 @@ def _string(fields: dict[str, Any], key: str) -> str:
 # --- triggered_event mini-syntax -------------------------------------------------------------------
 
 
+# Events that are nobody's message to us: notes are an agent's act (a requester can only reply), and
+# property changes are made by agents, rules or our own API writes.
+NOT_CUSTOMER_EVENTS = frozenset(
+    {"note_type", "status", "priority", "ticket_type", "group_id", "responder_id", "group", "agent"}
+)
+
+
 def classify_trigger(text: str) -> EventKind:
-    """{ticket_action:created} -> created; public notes and replies -> customer_message; else ignored."""
-    event = parse_trigger(text)
-    if event is None:
-        if text:
-            log.info("freshdesk triggered_event not understood, ignored event=%s", log_value(text))
-        return "ignored"
-    if event.get("ticket_action") == "created":
+    """{ticket_action:created} -> created; notes and property changes -> ignored; anything else
+    (a reply, an event we do not know, no event at all) -> customer_message, placed by the worker."""
+    event = parse_trigger(text) if text else None
+    if event is not None and event.get("ticket_action") == "created":
         return "created"
-    if event.get("note_type") == "public":
-        return "customer_message"
-    if "note_type" not in event and any(_reply_like(k) or _reply_like(v) for k, v in event.items()):
-        return "customer_message"
-    if not ({"status", "priority", "note_type"} & event.keys()):
-        log.info("freshdesk triggered_event unknown, ignored event=%s", log_value(text))
-    return "ignored"
+    if event is not None and NOT_CUSTOMER_EVENTS & event.keys():
+        return "ignored"
+    if event is None or not any(_reply_like(k) or _reply_like(v) for k, v in event.items()):
+        log.warning(
+            "freshdesk delivery without a known event (triggered_event=%s): the worker places it",
+            log_value(text) if text else "none",
+        )
+    return "customer_message"
 
 
 def _reply_like(value: Any) -> bool:
