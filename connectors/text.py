@@ -197,12 +197,33 @@ def clean_message(body: str) -> str:
     return stripped or html_to_text(body)
 
 
+_CUT_ATTRIBUTION = re.compile(r"\n[ \t]*(?:On|Le|Am|El|Op|Il)\b[^\n]*\d[^\n]*$")
+
+
+def clean_preview(preview: str) -> str:
+    """clean_message for a helpdesk's preview, the first characters of a message: the cut may fall
+    inside the attribution line of the quoted thread ("On 5 Mar 2025, Acme Support w"), which is
+    then no full marker, so a last line that starts like one is dropped too."""
+    text = clean_message(preview)
+    trimmed = _CUT_ATTRIBUTION.sub("", text).rstrip()
+    return trimmed or text
+
+
+MIN_OPENING = 20  # characters a cut-off preview must have to stand for the whole message
+
+
 def same_text(sent: str, found: str) -> bool:
     """Whether a message read back from a helpdesk is one we sent: compared without markup, quoted
-    history or whitespace differences, on its opening (helpdesks may append signatures)."""
-    ours = " ".join(html_to_text(sent).split())[:300]
+    history or whitespace differences, on its opening (helpdesks may append signatures, and Kustomer
+    gives only a preview, the message's first characters, possibly ending in an ellipsis)."""
+    ours = " ".join(html_to_text(sent).split())
     theirs = " ".join(clean_message(found).split())
-    return bool(ours) and ours in theirs
+    if not ours:
+        return False
+    if ours[:300] in theirs:
+        return True
+    opening = theirs.removesuffix("...").removesuffix("…").rstrip()
+    return len(opening) >= MIN_OPENING and ours.startswith(opening)
 
 
 def text_to_html(text: str) -> str:

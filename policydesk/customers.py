@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import requests
@@ -41,19 +41,32 @@ class SandboxCustomers:
         name: str | None = None,
         *,
         simple: bool = False,
+        first: str = "conversation",
+        direction: str = "in",
     ) -> OpenedTicket:
-        created = self._post(
-            f"/_sandbox/{helpdesk}/tickets", {"subject": subject, "text": text, "email": email, "name": name}
-        )
+        """A new ticket and the webhooks its helpdesk sends. On Kustomer the conversation and its first
+        message are two webhooks: `first` "conversation" (the conversation exists before its message)
+        or "message"; `direction` "out" opens one our team started."""
+        spec: dict[str, Any] = {"subject": subject, "text": text, "email": email, "name": name}
+        if helpdesk == "kustomer":
+            spec["options"] = {"hold_message": True, "direction": direction}
+        created = self._post(f"/_sandbox/{helpdesk}/tickets", spec)
         ticket_id = str(created["ticket_id"])
         customer_id = created.get("customer_id")
         if helpdesk == "kustomer":
-            sent = (
-                deliveries.kustomer_conversation_created(ticket_id, customer_id, subject),
+            message_id = created.get("message_id")
+            conversation = deliveries.kustomer_conversation_created(
+                ticket_id, customer_id, subject, direction=direction
+            )
+            message = replace(
                 deliveries.kustomer_customer_message(
-                    ticket_id, customer_id, text, message_id=created.get("message_id"), from_email=email
+                    ticket_id, customer_id, text, message_id=message_id, from_email=email, direction=direction
+                ),
+                happens_first=lambda: self._post(
+                    f"/_sandbox/kustomer/tickets/{ticket_id}/messages/{message_id}/release", {}
                 ),
             )
+            sent = (conversation, message) if first == "conversation" else (message, conversation)
         elif helpdesk == "freshdesk":
             sent = (
                 deliveries.freshdesk_ticket_created(ticket_id, subject, text, email, name, simple=simple),
@@ -80,7 +93,7 @@ class SandboxCustomers:
             )
         elif ticket.helpdesk == "freshdesk":
             sent = deliveries.freshdesk_customer_reply(
-                ticket.ticket_id, ticket.email, subject=ticket.subject, simple=simple
+                ticket.ticket_id, ticket.email, subject=ticket.subject, simple=simple, text=text
             )
         else:
             sent = deliveries.salesforce_customer_reply(
@@ -102,10 +115,11 @@ class SandboxCustomers:
     def wait_for(
         self, ticket: OpenedTicket, done: Callable[[dict[str, Any]], bool], timeout: float = 30
     ) -> dict[str, Any]:
-        """Poll the ticket until `done(view)` holds; return the last view either way."""
+        """Poll the ticket until `done(view)` holds and the helpdesk has sent every reply it was given
+        (Kustomer sends a scheduled draft at its time); return the last view either way."""
         deadline = time.monotonic() + timeout
         view = self.view(ticket)
-        while not done(view) and time.monotonic() < deadline:
+        while not (done(view) and not view.get("drafts")) and time.monotonic() < deadline:
             time.sleep(0.2)
             view = self.view(ticket)
         return view

@@ -17,7 +17,7 @@ import hmac
 import json
 import secrets
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -35,13 +35,19 @@ _ALNUM = string.ascii_letters + string.digits
 
 @dataclass(frozen=True)
 class Delivery:
-    """One webhook request: where it goes, its exact body bytes, and its headers and query."""
+    """One webhook request: where it goes, its exact body bytes, and its headers and query.
+
+    `happens_first` is what the helpdesk does before it sends this webhook (Kustomer creates a
+    conversation's first message, then announces it); post() does it first, and doing it twice is
+    harmless, so a retried delivery is still one event.
+    """
 
     helpdesk: str
     path: str
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     query: dict[str, str] = field(default_factory=dict)
+    happens_first: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
     def signed_kustomer(self, secret: str) -> Delivery:
         """Kustomer's signature: lowercase hex HMAC-SHA256 of the body keyed with the webhook token."""
@@ -78,6 +84,8 @@ class Delivery:
         self, base_url: str, session: requests.Session | None = None, *, timeout: float = 10.0
     ) -> requests.Response:
         """POST it like the helpdesk would (one attempt; retrying is the caller's decision)."""
+        if self.happens_first is not None:
+            self.happens_first()
         sender = session or requests.Session()
         return sender.post(
             base_url.rstrip("/") + self.path_with_query, data=self.body, headers=self.headers, timeout=timeout
@@ -123,23 +131,28 @@ def kustomer_conversation_created(
     customer_id: str,
     subject: str,
     *,
-    channel: str = "email",
+    direction: str = "in",
     secret: str | None = None,
     org: str = "5f1e2d3c4b5a697887766554",
 ) -> Delivery:
-    """`kustomer.conversation.create` for a new inbound conversation."""
+    """`kustomer.conversation.create` as Kustomer sends it: before any message (`messageCount` 0;
+    the first message comes in its own `kustomer.message.create`, in either order). `direction` is
+    "in" when the customer started it, "out" when an agent or an outbound campaign did."""
     data = {
         "type": "conversation",
         "id": conversation_id,
         "attributes": {
             "name": subject,
-            "channels": [channel],
+            "channels": [],
             "status": "open",
             "priority": 3,
-            "direction": "in",
-            "messageCount": 1,
-            "inboundMessageCount": 1,
+            "direction": direction,
+            "messageCount": 0,
+            "noteCount": 0,
+            "inboundMessageCount": 0,
             "outboundMessageCount": 0,
+            "firstMessageIn": {},
+            "lastMessageIn": {},
             "tags": [],
             "assignedUsers": [],
             "assignedTeams": [],
@@ -199,20 +212,33 @@ def kustomer_customer_message(
 
 
 def _freshdesk_simple(
-    ticket_id: str, triggered_event: str, subject: str, description: str, email: str | None, name: str | None
+    ticket_id: str,
+    subject: str,
+    email: str | None,
+    name: str | None,
+    *,
+    description: str | None = None,
+    latest_comment: str | None = None,
+    triggered_event: str | None = None,
 ) -> bytes:
-    fields = {
-        "triggered_event": triggered_event,
-        "ticket_id": str(ticket_id),
-        "ticket_url": f"https://acmeshop.freshdesk.com/helpdesk/tickets/{ticket_id}",
-        "ticket_type": "Question",
+    """Simple content: the ticked fields under their placeholder names, `ticket_id` a number, and
+    `triggered_event` only when the admin ticked it (docs/platforms/freshdesk.md)."""
+    fields: dict[str, Any] = {
+        "ticket_id": int(ticket_id),
         "ticket_subject": subject,
-        "ticket_description": description,
+        "ticket_url": f"https://acmeshop.freshdesk.com/helpdesk/tickets/{ticket_id}",
+        "ticket_portal_url": f"https://acmeshop.freshdesk.com/support/tickets/{ticket_id}",
         "ticket_status": "Open",
         "ticket_priority": "Low",
-        "requester_name": name or "",
-        "requester_email": email or "",
+        "ticket_contact_name": name or "",
+        "ticket_contact_email": email or "",
     }
+    if description is not None:
+        fields["ticket_description"] = description
+    if latest_comment is not None:
+        fields["ticket_latest_public_comment"] = latest_comment
+    if triggered_event is not None:
+        fields["triggered_event"] = triggered_event
     return json.dumps({"freshdesk_webhook": fields}).encode()
 
 
@@ -244,13 +270,16 @@ def freshdesk_ticket_created(
     trigger = "{ticket_action:created}"
     if simple:
         body = _freshdesk_simple(
-            str(ticket_id), trigger, subject, description, requester_email, requester_name
+            str(ticket_id), subject, requester_email, requester_name, description=description
         )
     else:
         body = _freshdesk_advanced(
             str(ticket_id), "ticket_created", trigger, subject, requester_email, requester_name
         )
     return Delivery("freshdesk", "/webhooks/freshdesk", body, {"Content-Type": "application/json"})
+
+
+REPLY_TRIGGER = "{reply_sent:sent}"  # a stand-in: no source records what "Reply is sent" renders
 
 
 def freshdesk_customer_reply(
@@ -260,15 +289,32 @@ def freshdesk_customer_reply(
     subject: str = "",
     *,
     simple: bool = False,
+    text: str = "",
+    triggered_event: str | None = None,
 ) -> Delivery:
-    """A Ticket Updates rule (performer Requester, "Reply is sent"); the text is fetched by the worker."""
+    """A Ticket Updates rule (performer Requester, "Reply is sent"); the worker fetches the text.
+
+    Simple content carries the reply as `ticket_latest_public_comment` and, unless `triggered_event`
+    is given, no event (the admin did not tick it); Advanced content has REPLY_TRIGGER unless given.
+    """
     if simple:
+        comment = f"{requester_name or requester_email or 'Customer'} : <div>{escape(text)}</div>"
         body = _freshdesk_simple(
-            str(ticket_id), "{note_type:public}", subject, "", requester_email, requester_name
+            str(ticket_id),
+            subject,
+            requester_email,
+            requester_name,
+            latest_comment=comment,
+            triggered_event=triggered_event,
         )
     else:
         body = _freshdesk_advanced(
-            str(ticket_id), "customer_reply", "{reply_sent:sent}", subject, requester_email, requester_name
+            str(ticket_id),
+            "customer_reply",
+            triggered_event or REPLY_TRIGGER,
+            subject,
+            requester_email,
+            requester_name,
         )
     return Delivery("freshdesk", "/webhooks/freshdesk", body, {"Content-Type": "application/json"})
 

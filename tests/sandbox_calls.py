@@ -39,3 +39,11 @@ def backfill(api: requests.Session, platform: str, **spec: Any) -> dict[str, Any
     response = api.post(f"{api.base_url}/_sandbox/{platform}/backfill", json=spec)
     response.raise_for_status()
     return response.json()
+
+
+def choose_reading(api: requests.Session, platform: str, name: str, value: str) -> None:
+    """Make the sandbox play one reading of a vendor behaviour no source establishes."""
+    response = api.post(
+        f"{api.base_url}/_sandbox/readings", json={"platform": platform, "name": name, "value": value}
+    )
+    response.raise_for_status()

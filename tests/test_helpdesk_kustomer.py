@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -54,18 +56,74 @@ def customer_writes(api: requests.Session, ticket_id: str, text: str) -> str:
     return response.json()["message_id"]
 
 
-def test_reply_is_sent_to_the_customer_on_their_channel(client, sandbox_api):
+def sent(api: requests.Session, ticket_id: str, replies: int = 1, timeout: float = 15) -> dict[str, Any]:
+    """The ticket once Kustomer has sent `replies` replies (a scheduled draft goes out at its time)."""
+    deadline = time.monotonic() + timeout
+    seen = view(api, ticket_id)
+    while len(seen["replies"]) < replies and time.monotonic() < deadline:
+        time.sleep(0.2)
+        seen = view(api, ticket_id)
+    return seen
+
+
+@pytest.mark.parametrize("unscheduled_drafts", ["held", "sent"])
+def test_a_reply_reaches_the_customer_whether_or_not_kustomer_sends_an_unscheduled_draft(
+    client, sandbox_api, unscheduled_drafts
+):
+    sandbox_calls.choose_reading(sandbox_api, PLATFORM, "unscheduled_drafts", unscheduled_drafts)
+
     draft_id = client.reply(JANE_CONVERSATION, "Your kettle shipped today.")
 
     assert draft_id
-    assert view(sandbox_api, JANE_CONVERSATION)["replies"] == ["Your kettle shipped today."]
+    conversation = sent(sandbox_api, JANE_CONVERSATION)
+    assert conversation["replies"] == ["Your kettle shipped today."] and conversation["drafts"] == []
     [write] = writes(sandbox_api, "/drafts")
     assert write["path"].endswith(f"/customers/{JANE}/drafts")
-    assert write["body"]["channel"] == "email"
-    assert write["body"]["to"] == "jane.doe@example.com"
-    assert write["body"]["conversation"] == JANE_CONVERSATION
-    assert write["body"]["subject"] == "Re: Where is my order #10452?"
-    assert "sendAt" not in write["body"]
+    body = write["body"]
+    assert (body["channel"], body["conversation"]) == ("email", JANE_CONVERSATION)
+    assert body["to"] == {"email": "jane.doe@example.com", "name": "Jane Doe"}
+    assert body["from"] == {"email": "support@acme-shop.example"}
+    assert body["subject"] == "Re: Where is my order #10452?"
+    assert body["scheduled"] is True
+    assert datetime.fromisoformat(body["sendAt"].replace("Z", "+00:00")) > datetime.fromisoformat(
+        write_time(write)
+    )
+
+
+def write_time(write: dict[str, Any]) -> str:
+    return datetime.fromtimestamp(write["at"], UTC).isoformat()
+
+
+def test_an_email_draft_addressed_with_plain_strings_is_refused(sandbox, sandbox_api):
+    env = sandbox.env()
+    response = requests.post(
+        f"{env['KUSTOMER_BASE_URL']}/customers/{JANE}/drafts",
+        json={
+            "channel": "email",
+            "conversation": JANE_CONVERSATION,
+            "body": "Hello",
+            "to": "jane.doe@example.com",
+            "from": "support@acme-shop.example",
+        },
+        headers={"Authorization": f"Bearer {env['KUSTOMER_API_KEY']}"},
+        verify=env["POLICYDESK_CA_BUNDLE"],
+        timeout=10,
+    )
+
+    assert response.status_code == 400 and "to must be" in response.text
+    assert view(sandbox_api, JANE_CONVERSATION)["replies"] == []
+
+
+def test_a_reply_waiting_for_its_time_is_found_so_it_is_never_sent_twice(client, sandbox_api):
+    long_reply = "Your order shipped today with UPS. " * 12
+
+    draft_id = client.reply(JANE_CONVERSATION, long_reply)
+
+    assert client.find_reply(JANE_CONVERSATION, long_reply) == draft_id  # still a scheduled draft
+    sent(sandbox_api, JANE_CONVERSATION)
+    found = client.find_reply(JANE_CONVERSATION, long_reply)  # now an out message: only its preview
+    assert found and found != draft_id
+    assert client.find_reply(JANE_CONVERSATION, "Something else entirely, never sent.") is None
 
 
 def test_note_is_internal_and_findable(client, sandbox_api):
@@ -76,6 +134,22 @@ def test_note_is_internal_and_findable(client, sandbox_api):
     assert conversation["replies"] == []
     assert client.find_note(JANE_CONVERSATION, "[pd:note:abc123]")
     assert not client.find_note(JANE_CONVERSATION, "[pd:note:other]")
+    [write] = writes(sandbox_api, "/notes")
+    assert write["path"].endswith(f"/conversations/{JANE_CONVERSATION}/notes")
+
+
+def test_a_note_made_on_the_org_notes_endpoint_belongs_to_no_conversation(sandbox, sandbox_api):
+    env = sandbox.env()
+    response = requests.post(
+        f"{env['KUSTOMER_BASE_URL']}/notes",
+        json={"body": "lost note", "conversation": JANE_CONVERSATION},
+        headers={"Authorization": f"Bearer {env['KUSTOMER_API_KEY']}"},
+        verify=env["POLICYDESK_CA_BUNDLE"],
+        timeout=10,
+    )
+
+    assert response.status_code == 201
+    assert view(sandbox_api, JANE_CONVERSATION)["notes"] == []
 
 
 def test_an_oversized_note_keeps_its_marker(client, sandbox_api):
@@ -119,6 +193,15 @@ def test_set_status(client, sandbox_api, status, seen):
     assert view(sandbox_api, OMAR_CONVERSATION if status == "open" else JANE_CONVERSATION)["status"] == seen
 
 
+def test_pending_is_a_snooze_with_a_time_so_an_unanswered_ticket_comes_back(client, sandbox_api):
+    client.set_status(JANE_CONVERSATION, "pending")
+
+    snooze = view(sandbox_api, JANE_CONVERSATION)["snooze"]
+    assert snooze["status"] == "scheduled"
+    wakes = datetime.fromisoformat(snooze["time"])
+    assert timedelta(hours=71) < wakes - datetime.now(UTC) <= timedelta(hours=72)
+
+
 def test_get_ticket(client):
     ticket = client.get_ticket(JANE_CONVERSATION)
 
@@ -147,6 +230,7 @@ def test_latest_customer_message_after_our_reply(client, sandbox_api):
     assert first is not None and first.text == "Where is order #20002?"
 
     client.reply(created["ticket_id"], "Could you confirm your email address?")
+    sent(sandbox_api, created["ticket_id"])  # the customer answers the mail Kustomer sent
     message_id = customer_writes(sandbox_api, created["ticket_id"], "Sure: ravi.menon@example.com")
 
     message = client.latest_customer_message(created["ticket_id"])

@@ -114,8 +114,10 @@ def test_duplicate_deliveries_are_processed_once(stack, customers, helpdesk):
 
 
 def test_kustomer_message_before_conversation_is_one_ticket(stack, customers):
-    ticket = customers.open_ticket("kustomer", "Lost parcel", "Where is my parcel? Order #8812.", EMAIL)
-    conversation_created, first_message = ticket.deliveries
+    ticket = customers.open_ticket(
+        "kustomer", "Lost parcel", "Where is my parcel? Order #8812.", EMAIL, first="message"
+    )
+    first_message, conversation_created = ticket.deliveries
     assert accepted(first_message.post(stack.url))
     customers.wait_for(ticket, handed_off)
     assert accepted(conversation_created.post(stack.url))
@@ -209,3 +211,27 @@ def test_bad_signature_is_refused_and_nothing_happens(stack, customers):
     assert response.status_code == 401 and "Traceback" not in response.text
     time.sleep(1.5)
     assert customers.view(ticket)["tags"] == []
+
+
+def test_a_kustomer_conversation_announced_before_its_message_is_classified_on_the_message(stack, customers):
+    """Kustomer sends conversation.create before the conversation has a message (messageCount 0)."""
+    ticket = customers.open_ticket(
+        "kustomer", "Question", "Hi, where is my order #10452? It still hasn't arrived.", EMAIL
+    )
+    conversation_created, first_message = ticket.deliveries
+    assert accepted(conversation_created.post(stack.url))
+    time.sleep(2)  # the worker has handled conversation.create before the message exists
+    assert customers.view(ticket)["tags"] == []
+    assert accepted(first_message.post(stack.url))
+    view = customers.wait_for(ticket, settled)
+    assert "pd-type-wismo" in view["tags"], (view["tags"], view["notes"])
+
+
+def test_a_kustomer_conversation_our_team_started_is_not_a_ticket(stack, customers):
+    ticket = customers.open_ticket(
+        "kustomer", "Your order is on its way", "Your order shipped today.", EMAIL, direction="out"
+    )
+    deliver(stack, ticket)
+    time.sleep(2)
+    view = customers.view(ticket)
+    assert (view["tags"], view["notes"], view["group"]) == ([], [], None)

@@ -58,8 +58,10 @@ def test_inbound_message_is_queued_as_customer_message(
     assert event["customer_id"] == "66a1eff0aa00bb00cc00dd00"
 
 
-@pytest.mark.parametrize("fixture", ["message_create_out.json", "conversation_update.json"])
-def test_our_own_replies_and_other_events_are_acknowledged_and_ignored(
+@pytest.mark.parametrize(
+    "fixture", ["message_create_out.json", "conversation_update.json", "conversation_create_out.json"]
+)
+def test_our_own_replies_outbound_conversations_and_other_events_are_acknowledged_and_ignored(
     client: FlaskClient, redis_client: redis.Redis, fixture: str
 ) -> None:
     response = post_signed(client, fixture_bytes("kustomer", fixture))

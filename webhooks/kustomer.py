@@ -1,9 +1,12 @@
 """Kustomer outbound webhooks: HMAC check on the raw body, then the envelope to TicketEvents.
 
-Only two events start work: `kustomer.conversation.create` (a new ticket) and an inbound
-`kustomer.message.create` (the customer wrote). Outbound messages are our own replies echoing back
-and are ignored, which is the loop guard. Everything else (conversation.update, customer.*) is
-acknowledged and ignored, so subscribing to more events never makes Kustomer disable the webhook.
+Only two events start work: `kustomer.conversation.create` of a conversation the customer started
+(`direction` "in"; "out" is one an agent or an outbound campaign started, not a ticket for us) and
+an inbound `kustomer.message.create` (the customer wrote). Kustomer sends the conversation before
+its first message (`messageCount` 0) and the two webhooks in either order; the worker classifies a
+new ticket on its first customer message, whichever arrives first. Outbound messages are our own
+replies echoing back and are ignored, which is the loop guard. Everything else (conversation.update,
+customer.*) is acknowledged and ignored, so subscribing to more events never disables the webhook.
 The envelope `id` is the delivery id Kustomer repeats on retries; it is what duplicates are dropped on.
 """
 
@@ -62,9 +65,13 @@ def parse(body: bytes) -> list[TicketEvent]:
 def _conversation_created(envelope: dict[str, Any], event_id: str) -> TicketEvent:
     data = _resource(envelope, "conversation")
     attributes = _dict(data.get("attributes"))
+    ticket_id = _resource_id(data, "conversation id")
+    if attributes.get("direction") == "out":
+        log.info("kustomer conversation ignored direction=out ticket=%s", ticket_id)
+        return _ignored(envelope, event_id, ticket_id)
     return TicketEvent(
         helpdesk=HELPDESK,
-        ticket_id=_resource_id(data, "conversation id"),
+        ticket_id=ticket_id,
         kind="created",
         event_id=event_id,
         subject=_text(attributes.get("name")),

@@ -80,6 +80,10 @@ class EventProcessor:
     def _new_ticket(self, event: TicketEvent, conversation: Conversation) -> Outcome:
         ticket = self.desk.get_ticket(event.ticket_id)
         message = self.desk.latest_customer_message(event.ticket_id)
+        if message is None and not (ticket.description or event.text):
+            # Kustomer announces a conversation before its first message, which comes in its own
+            # webhook: classify on the customer's words when they arrive, never on a subject alone.
+            return Outcome("ignored", "no customer message yet")
         subject, text = ticket_text(event, ticket, message)
         conversation.mark_seen(message.id if message else f"ticket-{event.ticket_id}")
         conversation.note_turn("customer", text)

@@ -1,15 +1,23 @@
-"""Kustomer (API v1) behind the Helpdesk interface (PLATFORMS.md §1.5).
+"""Kustomer (API v1) behind the Helpdesk interface (docs/platforms/kustomer.md).
 
-Kustomer specifics this hides: a "ticket" is a conversation; replies are drafts created on the
-customer (sent at once when unscheduled), addressed on the channel the customer last wrote from;
-conversation tags are tag *ids* that PATCH replaces, so names are mapped through GET/POST /tags and
-merged with what is already there; list endpoints page with JSON:API `links.next` given as /v1/ paths.
+Kustomer specifics this hides:
+- a "ticket" is a conversation, and a message's words are its `preview` (the vendor schema has no
+  body attribute and documents no call for the full text);
+- replies are drafts created on the customer, on the channel the customer last wrote from (email
+  addresses as {email, name} objects). Whether a draft created without a schedule is sent or waits
+  in the agent's reply box is not established, so every reply is scheduled (`scheduled: true`,
+  `sendAt` a few seconds ahead): the documented way to have a draft sent, true under either reading;
+- notes are created on the conversation (`POST /conversations/{id}/notes`); "pending" is a snooze
+  with a time, after which Kustomer reopens the conversation;
+- conversation tags are tag *ids* that PATCH replaces, so names are mapped through GET/POST /tags and
+  merged with what is already there; list endpoints page with JSON:API `links.next` given as /v1/ paths.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -18,11 +26,13 @@ from connectors.errors import NotFound, OutcomeUnknown, Rejected
 from connectors.helpdesk.base import TicketStatus
 from connectors.http import HttpClient
 from connectors.models import Customer, Message, Ticket
-from connectors.text import clean_message, merge_tags, same_text
+from connectors.text import clean_preview, merge_tags, same_text
 
 STATUS_VALUES: dict[str, str] = {"open": "open", "pending": "snoozed", "resolved": "done"}
 STATUS_NAMES: dict[str, str] = {"open": "open", "snoozed": "pending", "done": "resolved"}
 NOTE_BODY_MAX = 10_240
+DEFAULT_SEND_DELAY = 5.0  # seconds ahead a reply is scheduled: "sendAt" must be in the future
+DEFAULT_SNOOZE_HOURS = 72.0
 PAGE_SIZE = 100
 MAX_PAGES = 50
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -41,12 +51,14 @@ class KustomerClient:
             verify=config.verify,
         )
         self.handoff_group: str | None = env.get("KUSTOMER_HANDOFF_TEAM_ID") or None
+        self.send_delay = _positive(env.get("KUSTOMER_SEND_DELAY_SECONDS"), DEFAULT_SEND_DELAY)
+        self.snooze_hours = _positive(env.get("KUSTOMER_SNOOZE_HOURS"), DEFAULT_SNOOZE_HOURS)
         self._tags_by_id: dict[str, str] | None = None
 
     # ---- writes ---------------------------------------------------------------------------------
 
     def reply(self, ticket_id: str, body: str) -> str:
-        """A draft without a schedule, which Kustomer sends at once on the customer's own channel."""
+        """A draft scheduled a few seconds ahead, on the customer's own channel: Kustomer sends it then."""
         conversation = self._conversation(ticket_id)
         customer_id = _related_id(conversation, "customer")
         if not customer_id:
@@ -55,13 +67,25 @@ class KustomerClient:
         last_in = _attrs(inbound[-1]) if inbound else {}
         channels = _attrs(conversation).get("channels") or []
         channel = last_in.get("channel") or (channels[0] if channels else "email")
-        draft: dict[str, Any] = {"body": body, "channel": channel, "conversation": conversation["id"]}
+        send_at = datetime.now(UTC) + timedelta(seconds=self.send_delay)
+        draft: dict[str, Any] = {
+            "body": body,
+            "channel": channel,
+            "conversation": conversation["id"],
+            "scheduled": True,
+            "sendAt": send_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        }
         meta = last_in.get("meta") or {}
         if channel == "email":
-            draft["to"] = _address(meta.get("from")) or self._customer_email(customer_id)
+            customer = self._customer(customer_id)
+            to = _address(meta.get("from")) or (_customer_email(customer) if customer else None)
+            if not to:
+                raise Rejected("kustomer", "no email address to reply to")
+            name = _attrs(customer).get("name") if customer else None
+            draft["to"] = {"email": to, **({"name": name} if name else {})}
             inbox = _address(meta.get("to"))
             if inbox:
-                draft["from"] = inbox
+                draft["from"] = {"email": inbox}
             subject = _attrs(conversation).get("name") or last_in.get("subject") or ""
             if subject:
                 draft["subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
@@ -74,7 +98,7 @@ class KustomerClient:
 
     def add_note(self, ticket_id: str, body: str) -> str:
         created = self.http.send_json(
-            "POST", "notes", {"body": _fit_note(body), "conversation": _safe(ticket_id)}, idempotent=False
+            "POST", f"conversations/{_safe(ticket_id)}/notes", {"body": _fit_note(body)}, idempotent=False
         )
         return str(created["data"]["id"])
 
@@ -107,11 +131,15 @@ class KustomerClient:
         )
 
     def set_status(self, ticket_id: str, status: TicketStatus) -> None:
+        """ "pending" snoozes with a time, as the vendor schema pairs them; the customer's reply (or the
+        time passing) reopens the conversation."""
         if status not in STATUS_VALUES:
             raise ValueError(f"unknown ticket status {status!r}")
-        self.http.send_json(
-            "PATCH", f"conversations/{_safe(ticket_id)}", {"status": STATUS_VALUES[status]}, idempotent=True
-        )
+        change: dict[str, Any] = {"status": STATUS_VALUES[status]}
+        if status == "pending":
+            wake = datetime.now(UTC) + timedelta(hours=self.snooze_hours)
+            change["snooze"] = {"time": wake.isoformat(timespec="seconds"), "status": "scheduled"}
+        self.http.send_json("PATCH", f"conversations/{_safe(ticket_id)}", change, idempotent=True)
 
     # ---- reads ----------------------------------------------------------------------------------
 
@@ -177,9 +205,16 @@ class KustomerClient:
         )
 
     def find_reply(self, ticket_id: str, body: str) -> str | None:
+        """Our reply, sent (an `out` message) or still waiting for its time (a draft of the customer's)."""
         for message in self._messages(ticket_id):
             if _attrs(message).get("direction") == "out" and same_text(body, _message_text(message)):
                 return str(message["id"])
+        customer_id = _related_id(self._conversation(ticket_id), "customer")
+        for draft in self._pages(f"customers/{_safe(customer_id)}/drafts") if customer_id else ():
+            attributes = _attrs(draft)
+            mine = _related_id(draft, "conversation") in (None, ticket_id)
+            if mine and same_text(body, str(attributes.get("body") or "")):
+                return str(draft["id"])
         return None
 
     def find_note(self, ticket_id: str, marker: str) -> bool:
@@ -280,11 +315,17 @@ def _address(value: Any) -> str | None:
 
 
 def _message_text(message: Mapping[str, Any]) -> str:
-    attributes = _attrs(message)
-    for key in ("body", "bodyHtml", "htmlBody", "bodyText", "preview"):
-        if isinstance(attributes.get(key), str) and attributes[key].strip():
-            return clean_message(attributes[key])
-    return ""
+    """The words of a message: its `preview`, the only text the vendor schema gives a message."""
+    preview = _attrs(message).get("preview")
+    return clean_preview(preview) if isinstance(preview, str) else ""
+
+
+def _positive(value: str | None, default: float) -> float:
+    try:
+        number = float(value) if value else default
+    except ValueError:
+        return default
+    return number if number > 0 else default
 
 
 def _fit_note(body: str) -> str:

@@ -68,6 +68,13 @@ def count_request(platform: str, window: int, cost: int = 1) -> int:
         return rate["used"]
 
 
+def reading(platform: str, name: str) -> str:
+    """Which reading of an unverified vendor behaviour the sandbox plays (the module's READINGS list
+    them, the first is the default); tests pick one with POST /_sandbox/readings."""
+    choices = current_app.config["SANDBOX_MODULES"][platform].READINGS[name]
+    return sandbox_state().readings.get(f"{platform}.{name}", choices[0])
+
+
 def record_write(platform: str, body: Any = None, **extra: Any) -> None:
     """Platform modules call this for every request that changes state."""
     sandbox_state().record(platform, request.method, request.path, body, **extra)
@@ -121,6 +128,7 @@ def _seed(state: SandboxState, modules: dict[str, ModuleType]) -> None:
         state.data.clear()
         state.writes.clear()
         state.faults.clear()
+        state.readings.clear()
         for name, module in modules.items():
             module.seed(state.section(name))
 
@@ -163,6 +171,18 @@ def _register_control_api(app: Flask, modules: dict[str, ModuleType]) -> None:
             sandbox_state().faults.append(fault)
         return {"ok": True}, 201
 
+    @app.post("/_sandbox/readings")
+    def choose_reading():
+        """{"platform", "name", "value"}: play one reading of a behaviour no source establishes."""
+        spec = request.get_json(force=True)
+        module = modules.get(spec.get("platform"))
+        choices = getattr(module, "READINGS", {}).get(spec.get("name"), ())
+        if spec.get("value") not in choices:
+            abort(400, f"no reading {spec.get('value')!r} of {spec.get('platform')}.{spec.get('name')}")
+        with sandbox_state().lock:
+            sandbox_state().readings[f"{spec['platform']}.{spec['name']}"] = spec["value"]
+        return {"ok": True}
+
     @app.delete("/_sandbox/faults")
     def clear_faults():
         with sandbox_state().lock:
@@ -185,8 +205,15 @@ def _register_control_api(app: Flask, modules: dict[str, ModuleType]) -> None:
                 text=spec.get("text", ""),
                 email=spec.get("email"),
                 name=spec.get("name"),
+                **(spec.get("options") or {}),
             )
         return created, 201
+
+    @app.post("/_sandbox/<platform>/tickets/<ticket_id>/messages/<message_id>/release")
+    def release_message(platform: str, ticket_id: str, message_id: str):
+        module = _helpdesk(modules, platform)
+        with sandbox_state().lock:
+            return module.release_message(sandbox_state().section(platform), ticket_id, message_id)
 
     @app.post("/_sandbox/<platform>/tickets/<ticket_id>/messages")
     def add_message(platform: str, ticket_id: str):

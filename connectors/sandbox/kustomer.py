@@ -1,12 +1,22 @@
-"""Kustomer API v1 as the sandbox serves it (PLATFORMS.md §1.5-1.6).
+"""Kustomer API v1 as the sandbox serves it (docs/platforms/kustomer.md).
 
 JSON:API documents ({"data": ...}, relative `links`, paging with page/pageSize), Bearer API keys,
-conversations whose `tags` are tag ids replaced wholesale on PATCH, status open|snoozed|done,
-internal notes as their own resource, and replies sent by creating a draft on the customer: a draft
-without a schedule is sent at once and shows up as an `out` message on the conversation. Every
-response carries x-ratelimit-* headers; x-ratelimit-reset is the epoch second the window resets
-(the unit is unconfirmed for the real service, so our client accepts both forms). Rate limits are
-reported, never enforced: throttles come from injected faults.
+conversations whose `tags` are tag ids replaced wholesale on PATCH, status open|snoozed|done with a
+`snooze` {time, status} that reopens the conversation when its time passes, notes created on a
+conversation (`POST /conversations/{id}/notes`; `POST /notes` takes no `conversation`, so a note
+made there belongs to none), and replies sent as drafts on the customer. Messages carry `preview`
+(the opening of the text), `meta` and `size`, never a body, as the vendor schema has it.
+
+Drafts: an email draft is addressed with objects (`to` {email, name} or a list of them, `from`
+{email, name}); sms, chat and whatsapp take strings. A draft with `scheduled: true` and a future
+`sendAt` is sent when that time comes (checked on every request) and then removed, leaving an `out`
+message. Whether a draft created without a schedule is sent or waits in the reply box is not
+established by any source: READINGS "unscheduled_drafts" plays "held" (it waits, the default) or
+"sent" (it goes out at once).
+
+Every response carries x-ratelimit-* headers; x-ratelimit-reset is the epoch second the window
+resets (the unit is unconfirmed for the real service, so our client accepts both forms). Rate limits
+are reported, never enforced: throttles come from injected faults.
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from connectors.sandbox.app import count_request, record_write, sandbox_state, section
+from connectors.sandbox.app import count_request, reading, record_write, sandbox_state, section
 from connectors.sandbox.state import Fault
 from connectors.text import html_to_text, looks_like_html
 
@@ -35,6 +45,9 @@ NOTE_BODY_MAX = 10_240
 SUPPORT_EMAIL = "support@acme-shop.example"
 STATUSES = ("open", "snoozed", "done")
 DRAFT_CHANNELS = ("email", "chat", "sms", "whatsapp", "note")
+SNOOZE_STATUSES = ("scheduled", "canceled", "elapsed")
+PREVIEW_LENGTH = 100  # the length of Kustomer's preview is not documented
+READINGS = {"unscheduled_drafts": ("held", "sent")}
 CONVERSATION_FIELDS = frozenset(
     {"status", "priority", "tags", "assignedUsers", "assignedTeams", "queue", "custom", "name", "snooze"}
 )
@@ -170,7 +183,9 @@ def _customer_json(c: dict[str, Any]) -> dict[str, Any]:
 
 
 def _conversation_messages(data: dict[str, Any], conv_id: str) -> list[dict[str, Any]]:
-    return [data["messages"][m] for m in data["conversations"][conv_id]["messageIds"]]
+    """The conversation's messages, less those the helpdesk has not created yet (see create_ticket)."""
+    messages = (data["messages"][m] for m in data["conversations"][conv_id]["messageIds"])
+    return [m for m in messages if not m.get("held")]
 
 
 def _conversation_json(data: dict[str, Any], c: dict[str, Any]) -> dict[str, Any]:
@@ -231,7 +246,6 @@ def _message_json(m: dict[str, Any]) -> dict[str, Any]:
             "directionType": m["directionType"],
             "preview": m["preview"],
             "subject": m.get("subject"),
-            "body": m["body"],
             "meta": m["meta"],
             "status": m["status"],
             "size": len(m["body"]),
@@ -322,7 +336,7 @@ def _message(
         "direction": direction,
         "directionType": ("initial-" if first else "response-") + direction,
         "body": body,
-        "preview": html_to_text(body)[:100],
+        "preview": html_to_text(body)[:PREVIEW_LENGTH],
         "subject": subject,
         "meta": {"from": sender, "to": [{"email": e} for e in (to or [])], "subject": subject},
         "status": "received" if direction == "in" else "sent",
@@ -405,6 +419,33 @@ def _authenticate() -> Response | None:
     return None
 
 
+@blueprint.before_request
+def _catch_up() -> None:
+    """What Kustomer does on its own clock: send scheduled drafts that are due, end elapsed snoozes."""
+    with sandbox_state().lock:
+        catch_up(section(PLATFORM))
+
+
+def catch_up(data: dict[str, Any]) -> None:
+    now = datetime.now(UTC)
+    for draft in [d for d in data["drafts"].values() if d["status"] == "scheduled"]:
+        if _parse_time(draft["sendAt"]) <= now:
+            _send_draft(data, draft)
+    for conv in data["conversations"].values():
+        snooze = conv.get("snooze") or {}
+        due = (
+            snooze.get("status") == "scheduled" and snooze.get("time") and _parse_time(snooze["time"]) <= now
+        )
+        if conv["status"] == "snoozed" and due:
+            conv["status"] = "open"
+            conv["snooze"] = {**snooze, "status": "elapsed"}
+
+
+def _parse_time(value: str) -> datetime:
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 @blueprint.after_request
 def _add_rate_headers(response: Response) -> Response:
     for name, value in _rate_headers().items():
@@ -477,6 +518,12 @@ def _check_patch(data: dict[str, Any], body: dict[str, Any]) -> str | None:
         return f"unknown attribute {unknown[0]!r}"
     if "status" in body and body["status"] not in STATUSES:
         return "status must be one of open, snoozed, done"
+    if "snooze" in body:
+        snooze = body["snooze"]
+        if not isinstance(snooze, dict) or snooze.get("status") not in SNOOZE_STATUSES:
+            return "snooze must be {time, status: scheduled|canceled|elapsed}"
+        if snooze.get("time") is not None and not _is_time(snooze["time"]):
+            return "snooze.time must be an ISO 8601 timestamp"
     if "priority" in body and body["priority"] not in (1, 2, 3, 4, 5):
         return "priority must be an integer from 1 to 5"
     for field, kind in (("tags", "tags"), ("assignedTeams", "teams"), ("assignedUsers", "users")):
@@ -512,6 +559,14 @@ def update_conversation(conv_id: str):
         return _write_result(_doc(_conversation_json(data, conv)), body)
 
 
+def _is_time(value: Any) -> bool:
+    try:
+        _parse_time(value)
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return True
+
+
 def _create_note(
     data: dict[str, Any], conv: dict[str, Any], body: str, mentions: list[Any]
 ) -> dict[str, Any]:
@@ -528,22 +583,50 @@ def _create_note(
     return note
 
 
-@blueprint.post("/notes")
-def create_note():
+def _note_problem(body: dict[str, Any]) -> str | None:
+    text, mentions = body.get("body"), body.get("userMentions") or []
+    if not isinstance(text, str) or not 1 <= len(text) <= NOTE_BODY_MAX:
+        return f"body must be 1 to {NOTE_BODY_MAX} characters"
+    if not isinstance(mentions, list) or len(mentions) > 20:
+        return "userMentions must be an array of at most 20 users"
+    return None
+
+
+@blueprint.post("/conversations/<conv_id>/notes")
+def create_conversation_note(conv_id: str):
     data = section(PLATFORM)
     body = _body_json()
     if body is None:
         return _write_result(_bad_request("body must be a JSON object"), None)
-    text, conv_id, mentions = body.get("body"), body.get("conversation"), body.get("userMentions") or []
-    if not isinstance(text, str) or not 1 <= len(text) <= NOTE_BODY_MAX:
-        return _write_result(_bad_request(f"body must be 1 to {NOTE_BODY_MAX} characters"), body)
-    if not isinstance(mentions, list) or len(mentions) > 20:
-        return _write_result(_bad_request("userMentions must be an array of at most 20 users"), body)
+    problem = _note_problem(body)
+    if problem:
+        return _write_result(_bad_request(problem), body)
     with sandbox_state().lock:
-        conv = data["conversations"].get(conv_id) if isinstance(conv_id, str) else None
-        if conv is None:
-            return _write_result(_bad_request("conversation must be an existing conversation id"), body)
-        note = _create_note(data, conv, text, mentions)
+        conv = _get(data, "conversations", conv_id)
+        note = _create_note(data, conv, body["body"], body.get("userMentions") or [])
+        return _write_result(_doc(_note_json(note), 201), body)
+
+
+@blueprint.post("/notes")
+def create_note():
+    """The org-level create: its schema has no `conversation`, so such a note is on no conversation."""
+    data = section(PLATFORM)
+    body = _body_json()
+    if body is None:
+        return _write_result(_bad_request("body must be a JSON object"), None)
+    problem = _note_problem(body)
+    if problem:
+        return _write_result(_bad_request(problem), body)
+    with sandbox_state().lock:
+        note = {
+            "id": _new_id("note"),
+            "body": body["body"],
+            "conversation": None,
+            "customer": None,
+            "userMentions": body.get("userMentions") or [],
+            "createdAt": _now(),
+        }
+        data["notes"][note["id"]] = note
         return _write_result(_doc(_note_json(note), 201), body)
 
 
@@ -557,9 +640,28 @@ def list_notes(conv_id: str):
         )
 
 
+def _address_problem(channel: str, body: dict[str, Any]) -> str | None:
+    """Email addresses are {email, name} objects (`to` also a list of them); other channels strings."""
+    to, sender = body.get("to"), body.get("from")
+    if channel == "email":
+        recipients = to if isinstance(to, list) else [to]
+        if not to or not all(isinstance(r, dict) and isinstance(r.get("email"), str) for r in recipients):
+            return "to must be {email, name} or an array of them for email drafts"
+        if sender is not None and not (isinstance(sender, dict) and isinstance(sender.get("email"), str)):
+            return "from must be {email, name} for email drafts"
+    elif channel in ("sms", "whatsapp") and not isinstance(to, str):
+        return f"to is required for {channel} drafts and must be a string"
+    return None
+
+
+def _recipients(to: Any) -> list[str]:
+    rows = to if isinstance(to, list) else [to]
+    return [r["email"] if isinstance(r, dict) else r for r in rows if isinstance(r, dict | str)]
+
+
 @blueprint.post("/customers/<customer_id>/drafts")
 def create_draft(customer_id: str):
-    """Without `scheduled` the draft goes out at once; the customer then has an `out` message."""
+    """A draft goes out when its schedule comes; unscheduled, what happens is a READINGS choice."""
     data = section(PLATFORM)
     body = _body_json()
     if body is None:
@@ -576,41 +678,62 @@ def create_draft(customer_id: str):
         conv = data["conversations"].get(conv_id) if isinstance(conv_id, str) else None
         if conv is None or conv["customer"] != customer_id:
             return _write_result(_bad_request("conversation must belong to this customer"), body)
-        to = body.get("to")
-        if channel in ("email", "sms") and not to:
-            return _write_result(_bad_request(f"to is required for {channel} drafts"), body)
-        recipients = [to] if isinstance(to, str) else [r for r in (to or []) if isinstance(r, str)]
-        scheduled = bool(body.get("scheduled")) and bool(body.get("sendAt"))
+        problem = _address_problem(channel, body)
+        if problem:
+            return _write_result(_bad_request(problem), body)
+        scheduled = body.get("scheduled") is True
+        if scheduled and not (
+            _is_time(body.get("sendAt")) and _parse_time(body["sendAt"]) > datetime.now(UTC)
+        ):
+            return _write_result(_bad_request("a scheduled draft needs a sendAt in the future"), body)
         draft = {
             "id": _new_id("draft"),
+            "customer": customer_id,
             "body": text,
             "channel": channel,
             "conversation": conv["id"],
-            "to": to,
+            "to": body.get("to"),
             "from": body.get("from"),
             "subject": body.get("subject"),
-            "sendAt": body.get("sendAt") if scheduled else None,
-            "status": "scheduled" if scheduled else "sent",
+            "sendAt": body["sendAt"] if scheduled else None,
+            "status": "scheduled" if scheduled else "draft",
             "createdAt": _now(),
         }
-        if not scheduled:
-            if channel == "note":
-                _create_note(data, conv, text, [])
-            else:
-                _message(
-                    data,
-                    conv,
-                    direction="out",
-                    body=text,
-                    channel=channel,
-                    sender=body.get("from") or SUPPORT_EMAIL,
-                    to=recipients,
-                    subject=body.get("subject"),
-                    created_by=BOT_USER_ID,
-                )
-        else:
-            data["drafts"][draft["id"]] = draft
-        return _write_result(_doc(_draft_json(draft, customer_id), 201), body)
+        data["drafts"][draft["id"]] = draft
+        answer = _draft_json(draft, customer_id)
+        if not scheduled and reading(PLATFORM, "unscheduled_drafts") == "sent":
+            _send_draft(data, draft)
+        return _write_result(_doc(answer, 201), body)
+
+
+def _send_draft(data: dict[str, Any], draft: dict[str, Any]) -> None:
+    """Deliver it: the draft is removed and an `out` message (or a note) is on the conversation."""
+    data["drafts"].pop(draft["id"], None)
+    conv = data["conversations"][draft["conversation"]]
+    if draft["channel"] == "note":
+        _create_note(data, conv, draft["body"], [])
+        return
+    sender = draft.get("from")
+    _message(
+        data,
+        conv,
+        direction="out",
+        body=draft["body"],
+        channel=draft["channel"],
+        sender=(sender.get("email") if isinstance(sender, dict) else sender) or SUPPORT_EMAIL,
+        to=_recipients(draft.get("to")),
+        subject=draft.get("subject"),
+        created_by=BOT_USER_ID,
+    )
+
+
+@blueprint.get("/customers/<customer_id>/drafts")
+def list_drafts(customer_id: str):
+    data = section(PLATFORM)
+    with sandbox_state().lock:
+        _get(data, "customers", customer_id)
+        rows = [_draft_json(d, customer_id) for d in data["drafts"].values() if d["customer"] == customer_id]
+        return _paged(rows, f"customers/{customer_id}/drafts")
 
 
 def _draft_json(d: dict[str, Any], customer_id: str) -> dict[str, Any]:
@@ -670,6 +793,7 @@ def client_env(base_url: str) -> dict[str, str]:
         "KUSTOMER_BASE_URL": f"{base_url}{PREFIX}",
         "KUSTOMER_API_KEY": API_KEY,
         "KUSTOMER_HANDOFF_TEAM_ID": HANDOFF_TEAM_ID,
+        "KUSTOMER_SEND_DELAY_SECONDS": "1",
     }
 
 
@@ -771,9 +895,22 @@ def _quoted_history(data: dict[str, Any], conv: dict[str, Any]) -> str:
 
 
 def create_ticket(
-    data: dict[str, Any], *, subject: str, text: str, email: str | None, name: str | None
+    data: dict[str, Any],
+    *,
+    subject: str,
+    text: str,
+    email: str | None,
+    name: str | None,
+    hold_message: bool = False,
+    direction: str = "in",
 ) -> dict[str, Any]:
-    """An emailed conversation, or a chat from an anonymous visitor when no email is given."""
+    """An emailed conversation, or a chat from an anonymous visitor when no email is given.
+
+    Kustomer creates the conversation and its first message as two records with two webhooks, in
+    either order; `hold_message` keeps the message out of the API until release_message, so a caller
+    can deliver `conversation.create` while the conversation has no message yet. `direction` "out"
+    is a conversation our team started (an agent, an outbound campaign).
+    """
     if email:
         email = email.strip()
         customer = _customer_by_email(data, email) or _customer(
@@ -782,17 +919,30 @@ def create_ticket(
     else:
         customer = _customer(data, _new_id("customer"), name or "Chat visitor", None)
     conv = _new_conversation(data, customer_id=customer["id"], name=subject)
+    conv["direction"] = direction
+    outbound = direction == "out"
     message = _message(
         data,
         conv,
-        direction="in",
+        direction=direction,
         body=_as_html(text),
         channel="email" if email else "chat",
-        sender=email,
-        to=[SUPPORT_EMAIL] if email else None,
+        sender=SUPPORT_EMAIL if outbound else email,
+        to=([email] if outbound else [SUPPORT_EMAIL]) if email else None,
         subject=subject if email else None,
+        created_by=oid(0x9002) if outbound else None,
     )
+    message["held"] = hold_message
     return {"ticket_id": conv["id"], "message_id": message["id"], "customer_id": customer["id"]}
+
+
+def release_message(data: dict[str, Any], ticket_id: str, message_id: str) -> dict[str, Any]:
+    """The held first message now exists in the API (releasing it twice changes nothing)."""
+    message = data["messages"].get(message_id)
+    if message is None or message["conversation"] != ticket_id:
+        abort(404)
+    message["held"] = False
+    return {"message_id": message_id}
 
 
 def add_customer_message(data: dict[str, Any], ticket_id: str, text: str) -> dict[str, Any]:
@@ -817,6 +967,7 @@ def add_customer_message(data: dict[str, Any], ticket_id: str, text: str) -> dic
 
 
 def ticket_view(data: dict[str, Any], ticket_id: str) -> dict[str, Any]:
+    catch_up(data)
     conv = data["conversations"].get(ticket_id)
     if conv is None:
         abort(404)
@@ -836,4 +987,6 @@ def ticket_view(data: dict[str, Any], ticket_id: str) -> dict[str, Any]:
         "notes": [data["notes"][n]["body"] for n in conv["noteIds"]],
         "customer_messages": [html_to_text(m["body"]) for m in messages if m["direction"] == "in"],
         "requester_email": (customer["emails"] or [None])[0],
+        "drafts": [d["body"] for d in data["drafts"].values() if d["conversation"] == conv["id"]],
+        "snooze": dict(conv.get("snooze") or {}),
     }

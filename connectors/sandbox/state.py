@@ -45,6 +45,7 @@ class SandboxState:
     writes: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
+    readings: dict[str, str] = field(default_factory=dict)  # "platform.name" -> the chosen reading
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def section(self, platform: str) -> dict[str, Any]:
