@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import requests
-from sandbox_calls import inject, served_faults, ticket
+from sandbox_calls import choose_reading, inject, served_faults, ticket
 
 from connectors.errors import AuthFailed, NotFound, OutcomeUnknown, RateLimited, Rejected
 from connectors.helpdesk import helpdesk_client
@@ -78,6 +78,46 @@ def raw_api(
 # ------------------------------------------------------------------ writes
 
 
+def customer_answers(sandbox_api: requests.Session, sandbox: SandboxServer, case_id: str, text: str) -> dict:
+    response = sandbox_api.post(
+        f"{sandbox.url}/_sandbox/salesforce/tickets/{case_id}/messages", json={"text": text}
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+@pytest.mark.parametrize("threading", ["token", "headers"])
+@pytest.mark.parametrize("place", ["subject", "body", "both"])
+def test_the_customers_answer_to_our_reply_lands_on_the_same_case(
+    sandbox_api, sandbox, env, threading, place
+):
+    choose_reading(sandbox_api, "salesforce", "email_to_case_threading", threading)
+    client = helpdesk_client("salesforce", env={**env, "SALESFORCE_THREADING_TOKEN": place})
+    case = new_case(sandbox_api, sandbox)
+
+    client.reply(case["ticket_id"], "Which email did you order with?")
+    answered = customer_answers(sandbox_api, sandbox, case["ticket_id"], "ann.lee@example.com")
+
+    assert "new_case" not in answered
+    assert client.latest_customer_message(case["ticket_id"]).text == "ann.lee@example.com"
+
+
+def test_without_a_thread_token_a_token_threading_org_opens_a_new_case(sandbox_api, sandbox, env):
+    client = helpdesk_client("salesforce", env={**env, "SALESFORCE_THREADING_TOKEN": "none"})
+    case = new_case(sandbox_api, sandbox)
+
+    client.reply(case["ticket_id"], "Which email did you order with?")
+    answered = customer_answers(sandbox_api, sandbox, case["ticket_id"], "ann.lee@example.com")
+
+    assert answered["new_case"] and answered["ticket_id"] != case["ticket_id"]
+    assert client.latest_customer_message(case["ticket_id"]).text != "ann.lee@example.com"
+
+
+def test_an_unknown_threading_token_setting_is_refused(env):
+    with pytest.raises(ValueError, match="SALESFORCE_THREADING_TOKEN"):
+        helpdesk_client("salesforce", env={**env, "SALESFORCE_THREADING_TOKEN": "footer"})
+
+
 def test_reply_emails_the_requester_and_is_logged_on_the_case(client, sandbox_api, sandbox, env):
     case = new_case(sandbox_api, sandbox)
     before = view(sandbox_api, sandbox, case["ticket_id"])
@@ -89,7 +129,8 @@ def test_reply_emails_the_requester_and_is_logged_on_the_case(client, sandbox_ap
     assert after["emails"] == [
         {
             "to": ["ann.lee@example.com"],
-            "subject": f"Re: Where is my order? [Case {before['case_number']}]",
+            "subject": f"Re: Where is my order? [Case {before['case_number']}] [ thread::"
+            f"{case['ticket_id'][:15]}:: ]",
             "body": "Hello Ann, your order ships tomorrow.",
             "sender": env["SALESFORCE_SENDER_ADDRESS"],
         }

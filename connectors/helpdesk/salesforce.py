@@ -1,7 +1,9 @@
-"""Salesforce Service Cloud as a Helpdesk, through simple-salesforce (PLATFORMS.md §3).
+"""Salesforce Service Cloud as a Helpdesk, through simple-salesforce (docs/platforms/salesforce.md).
 
 A ticket is a Case. Replies go out with the standard `emailSimple` action, addressed to the Case's
-requester and logged on the Case; internal notes are private CaseComments; tags live in a custom
+requester, logged on the Case, and carrying Email-to-Case's thread token (in the subject by default,
+SALESFORCE_THREADING_TOKEN), so that in an org that threads by token the customer's answer lands on
+the same Case instead of opening a new one; internal notes are private CaseComments; tags live in a custom
 multi-select picklist (Case has no tags field); hand-off is a change of OwnerId to a queue.
 
 Every Case update carries `Sforce-Auto-Assign: FALSE`: the REST API runs the org's active assignment
@@ -105,6 +107,7 @@ class SalesforceClient:
             for key, value in DEFAULT_STATUSES.items()
         }
         self.sender_address = env.get("SALESFORCE_SENDER_ADDRESS") or None
+        self.threading_inputs = threading_inputs(env.get("SALESFORCE_THREADING_TOKEN"))
         self.limit_retry_after = float(env.get("SALESFORCE_LIMIT_RETRY_AFTER") or 900)
         self.attempts = 4
         self.max_wait = 30.0
@@ -130,6 +133,7 @@ class SalesforceClient:
             "emailBody": body,
             "relatedRecordId": case["Id"],
             "logEmailOnSend": True,
+            **self.threading_inputs,
         }
         if self.sender_address:
             action_input.update(senderType="OrgWideEmailAddress", senderAddress=self.sender_address)
@@ -513,6 +517,22 @@ def _first_error(content: Any) -> tuple[str, str]:
     if isinstance(content, Mapping):
         return str(content.get("errorCode") or content.get("error") or ""), str(content.get("message") or "")
     return "", str(content or "")[:200]
+
+
+THREADING_TOKEN_PLACES = {
+    "subject": {"addThreadingTokenToSubject": True},
+    "body": {"addThreadingTokenToBody": True},
+    "both": {"addThreadingTokenToSubject": True, "addThreadingTokenToBody": True},
+    "none": {},
+}
+
+
+def threading_inputs(setting: str | None) -> dict[str, bool]:
+    """emailSimple inputs for SALESFORCE_THREADING_TOKEN: subject (the default), body, both or none."""
+    place = (setting or "subject").strip().lower()
+    if place not in THREADING_TOKEN_PLACES:
+        raise ValueError(f"SALESFORCE_THREADING_TOKEN must be one of {', '.join(THREADING_TOKEN_PLACES)}")
+    return dict(THREADING_TOKEN_PLACES[place])
 
 
 def _action_errors(outcome: Mapping[str, Any]) -> str:

@@ -25,10 +25,13 @@ from typing import Any
 from flask import Blueprint, Response, abort, has_app_context, jsonify, request
 
 from connectors.sandbox import soql
-from connectors.sandbox.app import record_write, sandbox_state, section
+from connectors.sandbox.app import reading, record_write, sandbox_state, section
 from connectors.sandbox.state import Fault
 
 PLATFORM = "salesforce"
+# How the org's Email-to-Case links a customer's answer to its Case: by the thread token our email
+# carries ("token", the default; an answer without one opens a new Case), or by the mail headers.
+READINGS = {"email_to_case_threading": ("token", "headers")}
 PREFIX = "/salesforce"
 HELPDESK = True
 
@@ -354,12 +357,23 @@ def create_ticket(
 
 
 def add_customer_message(sec: dict[str, Any], ticket_id: str, text: str) -> dict[str, str]:
-    """A reply by email: a new incoming EmailMessage, and the Flow that stamps Last_Customer_Reply__c."""
+    """The customer answers our last email (or writes again): a new incoming EmailMessage on the Case,
+    and the Flow that stamps Last_Customer_Reply__c. In an org that threads by token, an answer to an
+    email that carried no thread token is not linked: Email-to-Case opens a new Case for it."""
     case = _case_or_404(sec, ticket_id)
+    ours = [e for e in sec["outbox"] if e["related_record_id"] == case["Id"]]
+    subject = f"Re: {ours[-1]['subject'] if ours else case.get('Subject') or ''}".strip()
+    quoted = ours[-1]["token"] if ours and ours[-1]["token_in_body"] else ""
+    threaded = reading(PLATFORM, "email_to_case_threading") == "headers" or not ours
+    if not threaded and _thread_token(case) not in subject + quoted:
+        new_case = create_ticket(
+            sec, subject=subject, text=text, email=case.get("SuppliedEmail"), name=case.get("SuppliedName")
+        )
+        return {**new_case, "new_case": True}
     message = _incoming_email(
         sec,
         case,
-        f"Re: {case.get('Subject') or ''}".strip(),
+        subject,
         text,
         case.get("SuppliedEmail"),
         case.get("SuppliedName"),
@@ -924,6 +938,11 @@ def _recipients(item: dict[str, Any]) -> list[str]:
     return [a.strip() for a in listed.split(",") if a.strip()] + [str(a).strip() for a in array]
 
 
+def _thread_token(case: dict[str, Any]) -> str:
+    """The Email-to-Case thread token Salesforce adds for the Case (its format is Salesforce's own)."""
+    return f"thread::{case['Id'][:15]}::"
+
+
 def _find_any(sec: dict[str, Any], record_id: Any) -> tuple[str, dict[str, Any]] | None:
     normalized = normalize_id(record_id) if isinstance(record_id, str) else None
     for sobject, records in sec["objects"].items():
@@ -939,11 +958,15 @@ def _send_email(sec: dict[str, Any], item: dict[str, Any]) -> None:
     related = _find_any(sec, item.get("relatedRecordId"))
     related_id = related[1]["Id"] if related else None
     recipients = _recipients(item)
+    token = _thread_token(related[1]) if related and related[0] == "Case" else ""
+    in_subject = bool(token) and item.get("addThreadingTokenToSubject") is True
     sec["outbox"].append(
         {
             "to": recipients,
-            "subject": item["emailSubject"],
+            "subject": f"{item['emailSubject']} [ {token} ]" if in_subject else item["emailSubject"],
             "body": item["emailBody"],
+            "token": token,
+            "token_in_body": bool(token) and item.get("addThreadingTokenToBody") is True,
             "sender": sender,
             "related_record_id": related_id,
             "at": _now(sec),
