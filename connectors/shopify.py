@@ -1,4 +1,4 @@
-"""Shopify Admin GraphQL API 2025-01: a customer's orders, one order, and cancelling it (PLATFORMS.md §8).
+"""Shopify Admin GraphQL 2025-01: a customer's orders, one order, cancelling it (docs/platforms/shopify.md).
 
 Why it looks the way it does:
 - One endpoint, `POST /admin/api/2025-01/graphql.json` with `X-Shopify-Access-Token`. Every query the
@@ -36,6 +36,7 @@ Status vocabulary (connectors.models.ORDER_STATUSES), first match wins:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -193,6 +194,14 @@ def throttle_wait(body: Mapping[str, Any]) -> float | None:
     return max(MIN_THROTTLE_WAIT, (requested - available) / restore)
 
 
+def _json_or_empty(text: str | None) -> dict[str, Any]:
+    try:
+        body = json.loads(text or "")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def _is_throttled(errors: Any) -> bool:
     return isinstance(errors, list) and any(
         isinstance(e, dict) and (e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors
@@ -221,9 +230,19 @@ class ShopifyClient:
         return retrying(self._once, document, dict(variables), mutation)
 
     def _once(self, document: str, variables: dict[str, Any], mutation: bool) -> dict[str, Any]:
-        response = self.http.request(
-            "POST", GRAPHQL_PATH, json={"query": document, "variables": variables}, idempotent=not mutation
-        )
+        try:
+            response = self.http.request(
+                "POST",
+                GRAPHQL_PATH,
+                json={"query": document, "variables": variables},
+                idempotent=not mutation,
+            )
+        except RateLimited as limited:
+            # Throttling may come as HTTP 429 too (the status is not documented): the body's bucket
+            # still says how long to wait, when the response carries no Retry-After.
+            if limited.retry_after is None:
+                limited.retry_after = throttle_wait(_json_or_empty(limited.detail))
+            raise
         try:
             body = response.json()
         except ValueError as exc:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 import sandbox_calls
+from sandbox_calls import choose_reading
 
 from connectors import shopify
 from connectors.errors import AuthFailed, NotFound, RateLimited, Rejected
@@ -161,7 +162,9 @@ def test_cancel_of_unknown_order_or_with_a_bad_reason_does_nothing(env, sandbox_
     assert writes(sandbox_api) == []
 
 
-def test_throttled_then_success(env, sandbox_api):
+@pytest.mark.parametrize("throttle_status", ["200", "429"])
+def test_throttled_then_success(env, sandbox_api, throttle_status):
+    choose_reading(sandbox_api, "shopify", "throttle_status", throttle_status)
     inject(sandbox_api, status=429, count=1)
 
     orders = get_shopify_orders(f"delivered@{DOMAIN}")
@@ -170,7 +173,9 @@ def test_throttled_then_success(env, sandbox_api):
     assert served_faults(sandbox_api) == [429]
 
 
-def test_throttled_lookups_before_a_cancel_still_cancel_exactly_once(env, sandbox_api):
+@pytest.mark.parametrize("throttle_status", ["200", "429"])
+def test_throttled_lookups_before_a_cancel_still_cancel_exactly_once(env, sandbox_api, throttle_status):
+    choose_reading(sandbox_api, "shopify", "throttle_status", throttle_status)
     inject(sandbox_api, status=429, count=2)
 
     result = cancel_shopify_order("#1043")
@@ -180,7 +185,9 @@ def test_throttled_lookups_before_a_cancel_still_cancel_exactly_once(env, sandbo
     assert len(writes(sandbox_api)) == 1
 
 
-def test_a_long_throttle_is_handed_up_with_the_wait_shopify_implies(env, sandbox_api):
+@pytest.mark.parametrize("throttle_status", ["200", "429"])
+def test_a_long_throttle_is_handed_up_with_the_wait_shopify_implies(env, sandbox_api, throttle_status):
+    choose_reading(sandbox_api, "shopify", "throttle_status", throttle_status)
     body = {
         "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
         "extensions": {

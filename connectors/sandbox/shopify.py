@@ -1,4 +1,4 @@
-"""Shopify Admin GraphQL API 2025-01 as the sandbox serves it (PLATFORMS.md §8).
+"""Shopify Admin GraphQL API 2025-01 as the sandbox serves it (docs/platforms/shopify.md).
 
 Mounted at /shopify, so SHOPIFY_BASE_URL is https://host:port/shopify (the shop's origin) and the
 endpoint is Shopify's own POST /admin/api/2025-01/graphql.json. Requests are parsed, validated and
@@ -14,9 +14,10 @@ connector can get it wrong:
 - a query costing more than 1,000 points is refused with MAX_COST_EXCEEDED;
 - `extensions.cost` {requestedQueryCost, actualQueryCost, throttleStatus} on every answer
   (bucket 2000 points, restoring 100 per second, the Standard plan);
-- throttling (injected as a fault with status 429) is HTTP 200 with
-  errors[0].extensions.code THROTTLED and currentlyAvailable short of requestedQueryCost by the
-  fault's retry_after (default 0.2 s) of restore; a fault `body` replaces the whole answer;
+- throttling (injected as a fault with status 429) is errors[0].extensions.code THROTTLED with
+  currentlyAvailable short of requestedQueryCost by the fault's retry_after (default 0.2 s) of
+  restore; a fault `body` replaces the whole answer. The HTTP status of a throttled answer is not
+  documented: READINGS "throttle_status" plays "200" (the default) or "429";
 - `orderCancel` refuses fulfilled, partially fulfilled and already-cancelled orders with
   `orderCancelUserErrors` (code INVALID) and unknown ids with NOT_FOUND; otherwise it cancels at
   once (cancelledAt, cancelReason, refunded or voided, closed, staff note) and returns a Job with
@@ -51,7 +52,7 @@ from typing import Any
 import graphql
 from flask import Blueprint, Response, jsonify, request
 
-from connectors.sandbox.app import record_write, sandbox_state, section
+from connectors.sandbox.app import reading, record_write, sandbox_state, section
 from connectors.sandbox.state import Fault
 
 PLATFORM = "shopify"
@@ -444,15 +445,19 @@ def graphql_endpoint():
     return _reply(body)
 
 
+READINGS = {"throttle_status": ("200", "429")}
+
+
 def fault_response(fault: Fault) -> Response:
-    """429 means THROTTLED in the body with HTTP 200, as Shopify's GraphQL API answers.
+    """429 means THROTTLED in the body, with HTTP 200 or 429 (READINGS "throttle_status").
 
     The bucket is reported just short of the query's cost, by `retry_after` seconds of restore
     (default THROTTLE_WAIT), so the wait the connector computes is that long.
     """
     if fault.status == 429:
+        status = int(reading(PLATFORM, "throttle_status"))
         if fault.body is not None:
-            return _reply(fault.body)
+            return _reply(fault.body, status)
         cost = _request_cost()
         wait = THROTTLE_WAIT if fault.retry_after is None else max(0.0, float(fault.retry_after))
         available = max(0.0, cost - wait * RESTORE_RATE)
@@ -468,7 +473,8 @@ def fault_response(fault: Fault) -> Response:
                     }
                 ],
                 "extensions": _cost_extension(cost, None, available),
-            }
+            },
+            status,
         )
     if fault.body is not None:
         return _reply(fault.body, fault.status)
