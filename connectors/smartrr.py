@@ -1,4 +1,4 @@
-"""Smartrr subscriptions (Shopify): a customer's subscriptions, skip/unskip/pause, orders (PLATFORMS.md §6).
+"""Smartrr subscriptions (Shopify): subscriptions, skip/unskip/pause, orders (docs/platforms/smartrr.md).
 
 Why the calls look the way they do:
 - Smartrr calls a subscription a "purchase state". Its actions live under the customer:
@@ -6,16 +6,18 @@ Why the calls look the way they do:
   documented single lookup is by Shopify subscription-contract id, `GET /vendor/purchase-state/{shopifyId}`.
   So a Subscription's `id` is the contract id (what Shopify and the customer portal show): one GET
   turns it into the two UUIDs a write needs, and the same GET is how a skip is reconciled.
-- Finding a customer by email is UNCONFIRMED: we ask `GET /vendor/customer-relationship` with
-  `filterEquals[email]` (the filter form documented for purchase states); if Smartrr rejects that
-  filter (4xx) or does not find them, `GET /vendor/order/formatted?filterLike[emailOrName]=` (seen in
-  real client code) and take the order's `custRel`. Every answer is checked for the exact email
+- Finding a customer by email is UNVERIFIED: we ask `GET /vendor/customer-relationship` with
+  `filterEquals[email]` (the filter form independent client code uses for purchase states). If
+  Smartrr rejects that filter (4xx), or ignores it (the page holds other customers), the pages are
+  read on, at most SCAN_PAGES of MAX_PAGE_SIZE; then `GET /vendor/order/formatted?filterLike[emailOrName]=`
+  (seen in real client code) and the order's `custRel`. Every answer is checked for the exact email
   (case-insensitive): a filter the server ignores must never hand us another customer.
 - Skip and unskip are not idempotent (each moves the next delivery by a period), so they are sent
   with idempotent=False: a timeout or 5xx is OutcomeUnknown, never repeated; the ledger reconciles
   with `get_smartrr_subscription` (a skip shows in `skipped_dates`). Pause/activate repeat safely.
 - No rate-limit headers are published: 429 gets the shared exponential back-off.
-- Pages may come as a bare list or as {data: [...]} (UNCONFIRMED); both are read.
+- Pages may come as a bare list or as {data: [...]} (UNVERIFIED: independent code reads both); both
+  are read, and so are both names seen for the skipped dates (`skippedDates`, `skippedBillingDates`).
 
 Status vocabulary: purchaseStateStatus ACTIVE -> active, PAUSED -> paused, CANCELLED/CANCELED ->
 cancelled; any other value (the full enum is UNCONFIRMED) -> paused (not delivering), with the raw
@@ -41,8 +43,10 @@ from connectors.tracking import parse_instant
 PLATFORM = "smartrr"
 DEFAULT_BASE_URL = "https://api.smartrr.com"
 PAGE_SIZE = 50
+MAX_PAGE_SIZE = 250
+SCAN_PAGES = 20  # an ignored email filter: read at most 5,000 customers before the order search
 STATUS = {"ACTIVE": "active", "PAUSED": "paused", "CANCELLED": "cancelled", "CANCELED": "cancelled"}
-SKIPPED_FIELDS = ("skippedDates", "skippedBillingDates")  # UNCONFIRMED name: both are read
+SKIPPED_FIELDS = ("skippedDates", "skippedBillingDates")  # UNVERIFIED name: both are read
 UNITS = {"DAY": "day", "WEEK": "week", "MONTH": "month", "YEAR": "year"}
 WRITE_GUARDS = ("verified_customer", "owns_subscription", "confirmed")
 CONTRACT_GID = re.compile(r"^gid://shopify/SubscriptionContract/(\d+)$")
@@ -95,22 +99,37 @@ class SmartrrClient:
             return None
 
     def customer_by_email(self, email: str) -> dict[str, Any] | None:
+        found = self._customer_relationship(email)
+        if found is not None:
+            return found
+        orders = _rows(self._get("/vendor/order/formatted", **{"filterLike[emailOrName]": email}))
+        for order in orders:
+            customer = order.get("custRel") or {}
+            if _same_email(customer.get("email"), email):
+                return customer
+        return None
+
+    def _customer_relationship(self, email: str) -> dict[str, Any] | None:
+        """By the email filter; read on through the pages when Smartrr ignores or refuses it."""
         try:
             rows = _rows(
                 self._get(
                     "/vendor/customer-relationship", **{"filterEquals[email]": email, "pageSize": PAGE_SIZE}
                 )
             )
-        except Rejected:  # the filter is not supported: fall back to the order search
-            rows = []
-        for row in rows:
-            if _same_email(row.get("email"), email):
-                return row
-        orders = _rows(self._get("/vendor/order/formatted", **{"filterLike[emailOrName]": email}))
-        for order in orders:
-            customer = order.get("custRel") or {}
-            if _same_email(customer.get("email"), email):
-                return customer
+        except Rejected:  # the filter is not supported: scan unfiltered
+            rows = None
+        if rows is not None:
+            match = next((row for row in rows if _same_email(row.get("email"), email)), None)
+            if match is not None or not rows:
+                return match  # the filter worked (or nobody has this email)
+        for number in range(SCAN_PAGES):
+            page = _rows(
+                self._get("/vendor/customer-relationship", pageNumber=number, pageSize=MAX_PAGE_SIZE)
+            )
+            match = next((row for row in page if _same_email(row.get("email"), email)), None)
+            if match is not None or len(page) < MAX_PAGE_SIZE:
+                return match
         return None
 
     def purchase_states(self, cust_rel_id: str) -> list[dict[str, Any]]:

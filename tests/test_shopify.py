@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +15,7 @@ from sandbox_calls import choose_reading
 
 from connectors import shopify
 from connectors.errors import AuthFailed, NotFound, RateLimited, Rejected
-from connectors.shopify import cancel_shopify_order, get_shopify_orders, shopify_order_details
+from connectors.shopify import cancel_shopify_order, get_shopify_orders, shopify_order_details, throttle_wait
 from connectors.tools import load_all_tools
 
 PLATFORM = "shopify"
@@ -255,3 +257,9 @@ def test_the_sandbox_answers_bad_requests_like_shopify_without_server_errors(env
         assert answer.status_code == 200 and answer.json()["errors"]
     assert "first or last" in unpaged.json()["errors"][0]["message"]
     assert writes(sandbox_api) == []
+
+
+def test_the_wait_of_a_throttled_answer_in_the_vendor_shape():
+    body = json.loads((Path(__file__).parent / "fixtures" / "shopify" / "throttled.json").read_text())
+
+    assert throttle_wait(body) == pytest.approx(1.5)  # (202 - 52) points at 100 a second

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import calendar
+import json
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from connectors.smartrr import (
     pause_smartrr_subscription,
     skip_smartrr_next_delivery,
     smartrr_order_details,
+    to_subscription,
     unskip_smartrr_next_delivery,
 )
 from connectors.tools import load_all_tools
@@ -262,3 +265,49 @@ def test_the_sandbox_refuses_bad_paging_and_unknown_filters_without_server_error
         answer = sandbox_api.get(url, headers=headers, params=params, timeout=10)
         assert answer.status_code == 400 and answer.json()["statusCode"] == 400
     assert sandbox_api.get(url, timeout=10).status_code == 401
+
+
+# ---- what no Smartrr source establishes: each reading the sandbox can play ------------------------
+
+
+@pytest.mark.parametrize("email_filter", ["honoured", "ignored", "refused"])
+@pytest.mark.parametrize("page_envelope", ["object", "list"])
+def test_a_customer_without_orders_is_found_in_a_big_shop_whatever_the_email_filter_does(
+    env, sandbox_api, email_filter, page_envelope
+):
+    sandbox_calls.choose_reading(sandbox_api, PLATFORM, "email_filter", email_filter)
+    sandbox_calls.choose_reading(sandbox_api, PLATFORM, "page_envelope", page_envelope)
+    sandbox_calls.backfill(sandbox_api, PLATFORM, count=300)  # newer customers fill the first pages
+
+    email, [paused] = account("paused")  # paused has no orders: the order search cannot find them
+
+    assert (email, paused.id, paused.status) == (f"paused@{DOMAIN}", "9100000004", "paused")
+    assert get_smartrr_account_details(f"nobody@{DOMAIN}") is None
+
+
+@pytest.mark.parametrize("skipped_field", ["skippedDates", "skippedBillingDates"])
+def test_a_skip_shows_on_the_subscription_whatever_the_skipped_dates_are_called(
+    env, sandbox_api, skipped_field
+):
+    sandbox_calls.choose_reading(sandbox_api, PLATFORM, "skipped_field", skipped_field)
+    before = get_smartrr_subscription("9100000001")
+
+    skipped = skip_smartrr_next_delivery("9100000001")
+
+    assert skipped.skipped_dates == (before.next_delivery,)
+    assert get_smartrr_subscription("9100000001").skipped_dates == (before.next_delivery,)
+
+
+def test_a_purchase_state_in_the_shape_independent_clients_read():
+    raw = json.loads((Path(__file__).parent / "fixtures" / "smartrr" / "purchase_state.json").read_text())
+
+    subscription = to_subscription(raw)
+
+    assert (subscription.id, subscription.status, subscription.next_delivery) == (
+        "gid://shopify/SubscriptionContract/9377001",
+        "active",
+        "2025-04-02",
+    )
+    assert subscription.customer_email == "mira.sol@example.org"
+    assert subscription.skipped_dates == ("2025-03-05",)
+    assert subscription.items[0].quantity == 2 and subscription.items[0].sku == "TEA-GREEN-50"

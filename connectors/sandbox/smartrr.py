@@ -1,10 +1,19 @@
-"""Smartrr's vendor API (subscriptions on Shopify) as the sandbox serves it (PLATFORMS.md §6).
+"""Smartrr's vendor API (subscriptions on Shopify) as the sandbox serves it (docs/platforms/smartrr.md).
 
 Mounted at /smartrr, so SMARTRR_BASE_URL is https://host:port/smartrr and the paths below it are
-Smartrr's own /vendor/... paths. Smartrr's OpenAPI document could not be obtained (specs/README.md),
-so response bodies follow the field names PLATFORMS.md §6.2 lists (id, shopifyId, purchaseStateStatus,
-nextBillingDate, custRel, stLineItems) and invent the rest plausibly; the connector reads them
-tolerantly. What the sandbox serves:
+Smartrr's own /vendor/... paths. Smartrr's OpenAPI document could not be obtained: the paths are
+the vendor's (through a third-party copy of its spec), the field names those independent client
+code reads (id, shopifyId, purchaseStateStatus, nextBillingDate, custRel, stLineItems, pageNumber
+from 0, pageSize, filterEquals[purchaseStateStatus], filterLike[emailOrName]). What no source
+establishes is played as READINGS, each with a test per reading:
+- "email_filter": `filterEquals[email]` on customer relationships is "honoured" (the default),
+  "ignored" (every customer comes back, newest first) or "refused" (400 for an unknown field);
+- "page_envelope": pages are {data, pageNumber, pageSize, totalCount, totalPages} ("object", the
+  default) or a bare list ("list");
+- "skipped_field": a subscription's skipped dates are in `skippedDates` (the default) or
+  `skippedBillingDates`.
+`POST /_sandbox/smartrr/backfill` adds other customers, newer than the seeded ones. What the
+sandbox serves:
     GET /vendor/customer-relationship                 paged; filterEquals[email|...], filterLike[...]
     GET /vendor/customer-relationship/{customerShopifyId}
     GET /vendor/purchase-state                        paged; filterEquals[purchaseStateStatus|shopifyId]
@@ -13,11 +22,11 @@ tolerantly. What the sandbox serves:
     PUT /vendor/customer/{custRelId}/purchase-state/{purchaseStateId}/skip|unskip|pause|activate|cancel
     GET /vendor/order, /vendor/order/formatted        paged; filterLike[emailOrName] (email, name, order name)
     GET /vendor/orders/{shopifyId}, /vendor/customer/{custRelId}/orders
-Pages are {data, pageNumber (from 0), pageSize (max 250), totalCount, totalPages}. An unknown filter
-field is 400, as a strict API would answer. Errors are {statusCode, message, error}.
+Pages are as "page_envelope" says (pageNumber from 0, pageSize at most 250). An unknown filter field
+is 400 (but see "email_filter"). Errors are {statusCode, message, error}.
 
 Lifecycle: skip moves nextBillingDate one billing period later and appends the skipped date to
-`skippedDates`; unskip restores the most recent skipped date if it is still ahead; both need an
+the skipped dates; unskip restores the most recent skipped date if it is still ahead; both need an
 ACTIVE subscription (else 400). pause/activate switch ACTIVE <-> PAUSED (repeating one is a 200
 that changes nothing); a CANCELLED subscription refuses all of them. Only changes are recorded as
 writes. No rate-limit headers exist: a throttle (injected as a fault) is a bare 429.
@@ -48,7 +57,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from connectors.sandbox.app import record_write, sandbox_state, section
+from connectors.sandbox.app import reading, record_write, sandbox_state, section
 from connectors.sandbox.state import Fault
 
 PLATFORM = "smartrr"
@@ -58,6 +67,11 @@ HELPDESK = False
 ACCESS_TOKEN = "smartrr_sandbox_token_0123456789abcdef"  # noqa: S105 (sandbox only)
 DOMAIN = "smartrr.example"
 DEFAULT_PAGE_SIZE = 50
+READINGS = {
+    "email_filter": ("honoured", "ignored", "refused"),
+    "page_envelope": ("object", "list"),
+    "skipped_field": ("skippedDates", "skippedBillingDates"),
+}
 MAX_PAGE_SIZE = 250
 NAMESPACE = uuid.UUID("5d6c1f1e-5a1b-4d35-9c3e-70a1c0ffee00")
 
@@ -180,6 +194,8 @@ def _page(rows: list[dict[str, Any]]) -> Response:
         return _error(400, "pageNumber and pageSize must be integers")
     if number < 0 or not 1 <= size <= MAX_PAGE_SIZE:
         return _error(400, f"pageSize must be between 1 and {MAX_PAGE_SIZE}")
+    if reading(PLATFORM, "page_envelope") == "list":
+        return jsonify(rows[number * size : (number + 1) * size])
     return jsonify(
         {
             "data": rows[number * size : (number + 1) * size],
@@ -210,8 +226,11 @@ def _cust_rel(cust_rel_id: str) -> dict[str, Any] | None:
 
 
 def _purchase_state_view(state: dict[str, Any]) -> dict[str, Any]:
-    """A purchase state as served: its customer relationship embedded as `custRel`."""
-    return {**state, "custRel": dict(_cust_rel(state["custRelId"]) or {})}
+    """A purchase state as served: its customer relationship embedded as `custRel`, its skipped dates
+    under the field READINGS "skipped_field" names."""
+    view = {k: v for k, v in state.items() if k != "skippedDates"}
+    view[reading(PLATFORM, "skipped_field")] = list(state.get("skippedDates") or [])
+    return {**view, "custRel": dict(_cust_rel(state["custRelId"]) or {})}
 
 
 def _order_view(order: dict[str, Any]) -> dict[str, Any]:
@@ -230,12 +249,23 @@ CUSTOMER_FIELDS = {
 
 @blueprint.get("/vendor/customer-relationship")
 def list_customers():
-    parsed = _filters(set(CUSTOMER_FIELDS))
+    """Newest first. The email filter does what READINGS "email_filter" says."""
+    email_filter = reading(PLATFORM, "email_filter")
+    fields = (
+        CUSTOMER_FIELDS
+        if email_filter != "refused"
+        else {k: v for k, v in CUSTOMER_FIELDS.items() if k != "email"}
+    )
+    parsed = _filters(set(fields) | ({"email"} if email_filter == "ignored" else set()))
     if isinstance(parsed, Response):
         return parsed
+    equals, like = parsed
+    if email_filter == "ignored":
+        equals.pop("email", None)
     with sandbox_state().lock:
         rows = [dict(c) for c in _data().get("customers", {}).values()]
-    return _page(_apply(rows, *parsed, CUSTOMER_FIELDS))
+    rows.sort(key=lambda c: c["createdDate"], reverse=True)
+    return _page(_apply(rows, equals, like, fields))
 
 
 @blueprint.get("/vendor/customer-relationship/<customer_shopify_id>")
@@ -528,6 +558,15 @@ def _order(
         },
         "sts": [{"id": state["id"], "shopifyId": state["shopifyId"]}],
     }
+
+
+def backfill(data: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """Other customers (no subscriptions), created after the seeded ones: a shop bigger than a page."""
+    for n in range(int(spec.get("count", 300))):
+        customer = _customer(f"buyer{n}", f"Buyer Number{n}", f"77{n:08d}")
+        customer["createdDate"] = _stamp(_today() - timedelta(days=1), 9)
+        data["customers"][customer["id"]] = customer
+    return {"customers": len(data["customers"])}
 
 
 def seed(data: dict[str, Any]) -> None:
