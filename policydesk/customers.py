@@ -80,8 +80,11 @@ class SandboxCustomers:
         signed = tuple(d.authenticated(self.env) for d in sent)
         return OpenedTicket(helpdesk, ticket_id, customer_id, email, subject, signed)
 
-    def reply(self, ticket: OpenedTicket, text: str, *, simple: bool = False) -> Delivery:
-        """The customer answers on the ticket; returns the webhook the helpdesk sends for it."""
+    def reply(
+        self, ticket: OpenedTicket, text: str, *, simple: bool = False, triggered_event: str | None = None
+    ) -> Delivery:
+        """The customer answers on the ticket; returns the webhook the helpdesk sends for it (on
+        Freshdesk, `simple` content and the `triggered_event` value the rule renders, if any)."""
         added = self._post(f"/_sandbox/{ticket.helpdesk}/tickets/{ticket.ticket_id}/messages", {"text": text})
         if ticket.helpdesk == "kustomer":
             sent = deliveries.kustomer_customer_message(
@@ -93,7 +96,12 @@ class SandboxCustomers:
             )
         elif ticket.helpdesk == "freshdesk":
             sent = deliveries.freshdesk_customer_reply(
-                ticket.ticket_id, ticket.email, subject=ticket.subject, simple=simple, text=text
+                ticket.ticket_id,
+                ticket.email,
+                subject=ticket.subject,
+                simple=simple,
+                text=text,
+                triggered_event=triggered_event,
             )
         else:
             sent = deliveries.salesforce_customer_reply(

@@ -163,3 +163,28 @@ def test_case_without_an_email_goes_to_a_person(stack, customers):
     assert lifecycle(view) == "pd-handed-off"
     assert view["replies"] == []
     assert any("no requester email" in note for note in view["notes"]), view["notes"]
+
+
+@pytest.mark.parametrize(
+    "triggered_event",
+    [None, "{reply_sent:sent}", "{ticket_action:updated}"],
+    ids=["not-ticked", "reply-like", "not-understood"],
+)
+def test_a_freshdesk_simple_content_reply_resumes_the_conversation(stack, customers, triggered_event):
+    """What "Reply is sent" renders as triggered_event is not recorded anywhere: every reading works."""
+    ticket = customers.open_ticket(
+        "freshdesk",
+        "Where is my order?",
+        "Where are my orders at?",
+        "three.orders@shipengine.example",
+        simple=True,
+    )
+    for delivery in ticket.deliveries:
+        assert delivery.post(stack.url).status_code in (200, 202)
+    view = customers.wait_for(ticket, conversations.settled(), timeout=40)
+    assert lifecycle(view) == "pd-waiting"
+
+    reply = customers.reply(ticket, "The second one please", simple=True, triggered_event=triggered_event)
+    assert reply.post(stack.url).status_code == 202
+    view = customers.wait_for(ticket, lambda v: "pd-resolved" in v["tags"], timeout=40)
+    assert "SS-1021" in view["replies"][-1] and "has shipped" in view["replies"][-1]
