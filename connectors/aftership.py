@@ -1,11 +1,11 @@
-"""AfterShip Tracking API (date-versioned 2025-01) as orders and parcels (PLATFORMS.md §4).
+"""AfterShip Tracking API (date-versioned 2025-01) as orders and parcels (docs/platforms/aftership.md).
 
 AfterShip knows parcels, not orders: each tracking carries the store's `order_id`/`order_number`
 and the buyer in `customers[]`. So an "order" here is the trackings that share an order reference,
 and a customer's orders are the trackings whose customers include their email.
 
 Why the lookups look the way they do:
-- `keyword` searches emails among other fields, but which fields and how loosely is UNCONFIRMED, so
+- `keyword` searches emails among other fields, but which fields and how loosely is UNVERIFIED, so
   every list is filtered again on `customers[].email` (case-insensitive): a loose match must never
   show one customer another's parcels.
 - 2025-01 addresses trackings only by AfterShip id, so a tracking number is looked up with

@@ -1,4 +1,4 @@
-"""BigCommerce: the store platform for replacements, cancellations and goodwill (PLATFORMS.md §7).
+"""BigCommerce: the store platform for replacements, cancellations, goodwill (docs/platforms/bigcommerce.md).
 
 Base https://api.bigcommerce.com/stores/{BIGCOMMERCE_STORE_HASH} (or BIGCOMMERCE_BASE_URL, which the
 sandbox sets), `X-Auth-Token: BIGCOMMERCE_ACCESS_TOKEN`. Orders, their products, shipping addresses
@@ -31,11 +31,11 @@ Choices the tools make, and why:
   Orders created through the API take no payment and send no order email (Orders v2 reference).
 - "Paid": `payment_status` is read-only in the Orders v2 reference, so set_order_to_paid records the
   payment as `payment_method: "Manual"` and moves an order still waiting for payment (0, 1, 7) to
-  11 Awaiting Fulfillment. Whether the control panel then shows the order as paid is UNCONFIRMED.
+  11 Awaiting Fulfillment. Whether the control panel then shows the order as paid is UNVERIFIED.
 - A discount is `discount_amount` on the order (PUT /v2/orders/{id}): percent of `subtotal_ex_tax`,
   replacing any earlier manual discount so a retry cannot double it. It changes the order's totals,
   not the customer's card: money already captured is only returned by a refund. Whether BigCommerce
-  recomputes `total_inc_tax` after this PUT is UNCONFIRMED.
+  recomputes `total_inc_tax` after this PUT is UNVERIFIED.
 - A shipping upgrade sets each shipping address's `shipping_method` to EXPRESS_METHOD and the order's
   shipping cost (base, ex and inc tax) to zero; only for orders that have not shipped.
 - A coupon is a v2 `percentage_discount` coupon whose code is derived from the reference (so a retry

@@ -1,4 +1,4 @@
-"""Reading each platform's "wait this long" hint from a response (PLATFORMS.md §9.1)."""
+"""Reading each platform's "wait this long" hint from a response (docs/platforms/<vendor>.md)."""
 
 from __future__ import annotations
 

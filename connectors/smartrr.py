@@ -20,7 +20,7 @@ Why the calls look the way they do:
   are read, and so are both names seen for the skipped dates (`skippedDates`, `skippedBillingDates`).
 
 Status vocabulary: purchaseStateStatus ACTIVE -> active, PAUSED -> paused, CANCELLED/CANCELED ->
-cancelled; any other value (the full enum is UNCONFIRMED) -> paused (not delivering), with the raw
+cancelled; any other value (the full enum is UNVERIFIED) -> paused (not delivering), with the raw
 value kept in `platform_status`. Orders mirror the Shopify order, so their status uses
 connectors.shopify.order_status on `fulfillmentStatus`, `financialStatus` and `cancelledAt`.
 """

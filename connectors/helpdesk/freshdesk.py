@@ -1,4 +1,4 @@
-"""Freshdesk (API v2) behind the Helpdesk interface (PLATFORMS.md §2.4).
+"""Freshdesk (API v2) behind the Helpdesk interface (docs/platforms/freshdesk.md).
 
 Freshdesk specifics this hides: integer status codes, a tag list that PUT replaces (so tags are merged
 here, never overwritten), the ticket description being the customer's first message (conversations

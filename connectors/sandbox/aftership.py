@@ -1,4 +1,4 @@
-"""AfterShip Tracking API 2025-01 as the sandbox serves it (PLATFORMS.md §4).
+"""AfterShip Tracking API 2025-01 as the sandbox serves it (docs/platforms/aftership.md).
 
 Mounted at /aftership/tracking/2025-01, so AFTERSHIP_BASE_URL is https://host:port/aftership/tracking/2025-01
 and the paths below it are AfterShip's own. Faithful where a connector can get it wrong:

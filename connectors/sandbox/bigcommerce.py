@@ -1,4 +1,4 @@
-"""BigCommerce (Orders v2, Customers v3, Coupons v2) as the sandbox serves it (PLATFORMS.md §7).
+"""BigCommerce (Orders v2, Customers v3, Coupons v2) as the sandbox serves it (docs/platforms/bigcommerce.md).
 
 Mounted at /bigcommerce, with the store hash in the path as on api.bigcommerce.com, so
 BIGCOMMERCE_BASE_URL is https://host:port/bigcommerce/stores/sandboxhash. Faithful where a connector

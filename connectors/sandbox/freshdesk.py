@@ -1,4 +1,4 @@
-"""Freshdesk API v2 as the sandbox serves it (PLATFORMS.md §2.4-2.5).
+"""Freshdesk API v2 as the sandbox serves it (docs/platforms/freshdesk.md).
 
 Faithful where our client depends on it: Basic auth with the API key as user name, integer enums
 (status 2/3/4/5, priority 1-4), tags replaced wholesale on PUT, the ticket description being the first

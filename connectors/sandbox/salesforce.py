@@ -1,4 +1,4 @@
-"""Salesforce Service Cloud as the sandbox serves it: the REST API slice our connector uses (PLATFORMS.md §3).
+"""Salesforce Service Cloud as the sandbox serves it: the REST slice we use (docs/platforms/salesforce.md).
 
 The instance lives at https://host:port/salesforce, so the REST API is at
 /salesforce/services/data/vXX.X/... exactly where simple-salesforce looks for it once given that

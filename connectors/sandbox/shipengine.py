@@ -1,4 +1,4 @@
-"""ShipEngine tracking (GET /v1/tracking) as the sandbox serves it (PLATFORMS.md §5.1, specs/shipengine).
+"""ShipEngine tracking (GET /v1/tracking) as the sandbox serves it (docs/platforms/shipengine.md).
 
 Mounted at /shipengine, so SHIPENGINE_BASE_URL is https://host:port/shipengine and the path is
 ShipEngine's own /v1/tracking?carrier_code=&tracking_number=. Responses follow the vendor's OpenAPI
