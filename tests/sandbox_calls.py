@@ -6,6 +6,7 @@ inject faults, read what a platform was sent, look at a ticket as the sandbox ho
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import requests
@@ -27,11 +28,17 @@ def served_faults(api: requests.Session, platform: str) -> list[int]:
     return [row["fault"] for row in log(api, platform) if "fault" in row]
 
 
-def ticket(api: requests.Session, platform: str, ticket_id: str) -> dict[str, Any]:
-    """A helpdesk ticket as the sandbox holds it: messages, notes, tags, group, status."""
-    response = api.get(f"{api.base_url}/_sandbox/{platform}/tickets/{ticket_id}")
-    response.raise_for_status()
-    return response.json()
+def ticket(api: requests.Session, platform: str, ticket_id: str, timeout: float = 10) -> dict[str, Any]:
+    """A helpdesk ticket as the sandbox holds it (messages, notes, tags, group, status), once the
+    helpdesk has sent every reply it was given: Kustomer sends a scheduled draft at its time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = api.get(f"{api.base_url}/_sandbox/{platform}/tickets/{ticket_id}")
+        response.raise_for_status()
+        view = response.json()
+        if not view.get("drafts") or time.monotonic() > deadline:
+            return view
+        time.sleep(0.2)
 
 
 def backfill(api: requests.Session, platform: str, **spec: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import requests
+import sandbox_calls
 from recording_port import TODAY, RecordingPort, RememberingPort
 
 from connectors.claude import claude_client
@@ -672,5 +673,5 @@ def test_with_the_worker_port_and_redis_ledger_a_rerun_replies_once(
     first = engine.start(PolicyState.from_dict(stored), "agent-cancel", ctx, worker_port())
     again = engine.start(PolicyState.from_dict(stored), "agent-cancel", ctx, worker_port())
     assert first.status == again.status == "waiting"
-    view = sandbox_api.get(f"{sandbox_api.base_url}/_sandbox/kustomer/tickets/{ticket}").json()
+    view = sandbox_calls.ticket(sandbox_api, "kustomer", ticket)
     assert view["replies"] == ["I see order #5007. Cancel it?"]

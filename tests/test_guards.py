@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import redis
 import requests
+import sandbox_calls
 
 from connectors.helpdesk import helpdesk_client
 from connectors.tools import ToolRegistry, load_all_tools
@@ -697,5 +698,5 @@ def test_a_built_in_helpdesk_tool_runs_on_the_ticket_once_the_customer_is_verifi
     tools.call("b/account", "get_kustomer_account_details", {"email": email})
     tools.call("b/send", "send_async_message", message)
 
-    view = sandbox_api.get(f"{sandbox_api.base_url}/_sandbox/kustomer/tickets/{ticket}").json()
+    view = sandbox_calls.ticket(sandbox_api, "kustomer", ticket)
     assert view["replies"] == ["Your change is done."]

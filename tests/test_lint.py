@@ -326,5 +326,5 @@ def test_tools_menu_lists_every_tool(registry: ToolRegistry) -> None:
     assert tools_main(out, registry, env=AWS_ENV) == 0
     rows = {line.split()[0]: line.split() for line in out.getvalue().splitlines()[1:] if line.startswith("@")}
     assert rows["@get_aftership_orders"][1:5] == ["email", "read", "aftership", "yes"]
-    assert rows["@get_shipengine_orders"][1:5] == ["email", "read", "shipengine", "no"]
+    assert rows["@get_shipengine_orders"][1:6] == ["email,", "name?", "read", "shipengine", "no"]
     assert "@get_salesforce_account_details" in rows

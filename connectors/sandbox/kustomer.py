@@ -568,66 +568,47 @@ def _is_time(value: Any) -> bool:
 
 
 def _create_note(
-    data: dict[str, Any], conv: dict[str, Any], body: str, mentions: list[Any]
+    data: dict[str, Any], conv: dict[str, Any] | None, body: str, mentions: list[Any]
 ) -> dict[str, Any]:
+    """A note on `conv`, or (conv None) on no conversation at all."""
     note = {
         "id": _new_id("note"),
         "body": body,
-        "conversation": conv["id"],
-        "customer": conv["customer"],
+        "conversation": conv["id"] if conv else None,
+        "customer": conv["customer"] if conv else None,
         "userMentions": mentions,
         "createdAt": _now(),
     }
     data["notes"][note["id"]] = note
-    conv["noteIds"].append(note["id"])
+    if conv:
+        conv["noteIds"].append(note["id"])
     return note
 
 
-def _note_problem(body: dict[str, Any]) -> str | None:
-    text, mentions = body.get("body"), body.get("userMentions") or []
-    if not isinstance(text, str) or not 1 <= len(text) <= NOTE_BODY_MAX:
-        return f"body must be 1 to {NOTE_BODY_MAX} characters"
-    if not isinstance(mentions, list) or len(mentions) > 20:
-        return "userMentions must be an array of at most 20 users"
-    return None
-
-
-@blueprint.post("/conversations/<conv_id>/notes")
-def create_conversation_note(conv_id: str):
+def _note_write(conv_id: str | None) -> Response:
     data = section(PLATFORM)
     body = _body_json()
     if body is None:
         return _write_result(_bad_request("body must be a JSON object"), None)
-    problem = _note_problem(body)
-    if problem:
-        return _write_result(_bad_request(problem), body)
+    text, mentions = body.get("body"), body.get("userMentions") or []
+    if not isinstance(text, str) or not 1 <= len(text) <= NOTE_BODY_MAX:
+        return _write_result(_bad_request(f"body must be 1 to {NOTE_BODY_MAX} characters"), body)
+    if not isinstance(mentions, list) or len(mentions) > 20:
+        return _write_result(_bad_request("userMentions must be an array of at most 20 users"), body)
     with sandbox_state().lock:
-        conv = _get(data, "conversations", conv_id)
-        note = _create_note(data, conv, body["body"], body.get("userMentions") or [])
-        return _write_result(_doc(_note_json(note), 201), body)
+        conv = _get(data, "conversations", conv_id) if conv_id else None
+        return _write_result(_doc(_note_json(_create_note(data, conv, text, mentions)), 201), body)
+
+
+@blueprint.post("/conversations/<conv_id>/notes")
+def create_conversation_note(conv_id: str):
+    return _note_write(conv_id)
 
 
 @blueprint.post("/notes")
 def create_note():
     """The org-level create: its schema has no `conversation`, so such a note is on no conversation."""
-    data = section(PLATFORM)
-    body = _body_json()
-    if body is None:
-        return _write_result(_bad_request("body must be a JSON object"), None)
-    problem = _note_problem(body)
-    if problem:
-        return _write_result(_bad_request(problem), body)
-    with sandbox_state().lock:
-        note = {
-            "id": _new_id("note"),
-            "body": body["body"],
-            "conversation": None,
-            "customer": None,
-            "userMentions": body.get("userMentions") or [],
-            "createdAt": _now(),
-        }
-        data["notes"][note["id"]] = note
-        return _write_result(_doc(_note_json(note), 201), body)
+    return _note_write(None)
 
 
 @blueprint.get("/conversations/<conv_id>/notes")
