@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -360,3 +362,17 @@ def test_malformed_requests_get_kustomer_errors_not_crashes(sandbox, sandbox_api
         assert response.status_code == 400, (body, response.text)
         assert "x-ratelimit-remaining" in response.headers
         assert response.json()["errors"][0]["status"] == 400
+
+
+def test_an_email_reply_is_a_draft_in_the_vendors_shape(client, sandbox_api):
+    expected = json.loads(
+        (Path(__file__).parent / "fixtures" / "kustomer" / "draft_email_request.json").read_text()
+    )
+
+    client.reply(JANE_CONVERSATION, "Your parcel is with the carrier and should arrive on Friday.")
+
+    [write] = writes(sandbox_api, "/drafts")
+    sent = write["body"]
+    assert set(sent) == set(expected)
+    assert {k: type(v) for k, v in sent.items()} == {k: type(v) for k, v in expected.items()}
+    assert set(sent["to"]) == set(expected["to"]) and set(sent["from"]) == set(expected["from"])

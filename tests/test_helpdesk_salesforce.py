@@ -6,11 +6,13 @@ the sandbox's log of served faults, never from the client's own return values al
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from sandbox_calls import choose_reading, inject, served_faults, ticket
+from sandbox_calls import choose_reading, inject, log, served_faults, ticket
 
 from connectors.errors import AuthFailed, NotFound, OutcomeUnknown, RateLimited, Rejected
 from connectors.helpdesk import helpdesk_client
@@ -47,6 +49,10 @@ def new_case(sandbox_api: requests.Session, sandbox: SandboxServer, **spec: Any)
     response = sandbox_api.post(f"{sandbox.url}/_sandbox/salesforce/tickets", json=body)
     response.raise_for_status()
     return response.json()
+
+
+def served_writes(sandbox_api: requests.Session) -> list[dict[str, Any]]:
+    return [w for w in log(sandbox_api, "salesforce") if "fault" not in w]
 
 
 def view(sandbox_api: requests.Session, sandbox: SandboxServer, case_id: str) -> dict[str, Any]:
@@ -402,3 +408,17 @@ def test_sandbox_answers_in_salesforce_shapes(sandbox_api, env):
         400,
         "INVALID_FIELD_FOR_INSERT_UPDATE",
     )
+
+
+def test_a_reply_is_an_email_simple_request_in_the_vendors_shape(client, sandbox_api, sandbox):
+    expected = json.loads(
+        (Path(__file__).parent / "fixtures" / "salesforce" / "email_simple_request.json").read_text()
+    )
+    case = new_case(sandbox_api, sandbox)
+
+    client.reply(case["ticket_id"], "Hello Ann, your order ships tomorrow.")
+
+    [write] = [w for w in served_writes(sandbox_api) if "emailSimple" in w["path"]]
+    [sent] = write["body"]["inputs"]
+    [wanted] = expected["inputs"]
+    assert {k: type(v) for k, v in sent.items()} == {k: type(v) for k, v in wanted.items()}
