@@ -3,9 +3,6 @@ person files (note, tag, Redis record); a lost parcel is offered a replacement o
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
-
 import conversations
 import pytest
 import redis
@@ -85,53 +82,38 @@ def test_a_parcel_found_with_a_neighbour_is_resolved_without_a_claim(stack, cust
     assert claims_for(stack_redis, "kustomer", ticket.ticket_id) == []
 
 
-def make_old(sandbox_api, order_id: str, days: int) -> None:
-    """The store's record of an order placed `days` ago (what a parcel lost weeks ago looks like)."""
-    from connectors.sandbox.bigcommerce import ACCESS_TOKEN, STORE_HASH
-
-    when = format_datetime(datetime.now(UTC) - timedelta(days=days))
-    response = sandbox_api.put(
-        f"{sandbox_api.base_url}/bigcommerce/stores/{STORE_HASH}/v2/orders/{order_id}",
-        json={"date_created": when},
-        headers={"X-Auth-Token": ACCESS_TOKEN},
-    )
-    response.raise_for_status()
-
-
 def test_a_lost_parcel_is_replaced_when_the_customer_wants_a_replacement(stack, customers, sandbox_api):
-    make_old(sandbox_api, "5002", 20)  # shipped, never delivered, ordered 20 days ago
+    # order 10525: a table runner and two mugs, shipped 20 days ago; the carrier lost the parcel
     ticket, view = open_and_wait(
         stack,
         customers,
         "kustomer",
-        "shipped.eligible@bigcommerce.example",
-        "My order #5002 never arrived. It has been weeks. Can you send it again?",
+        "olivia.turner@example.com",
+        "My order #10525 never arrived. It has been weeks. Can you send it again?",
     )
     assert "looks lost" in view["replies"][-1], (view["replies"], view["notes"])
     view = reply_and_wait(stack, customers, ticket, "Yes, a replacement please", len(view["replies"]))
-    assert "free replacement for order 5002" in view["replies"][-1]
+    assert "free replacement for order 10525" in view["replies"][-1]
     view = reply_and_wait(stack, customers, ticket, "yes", len(view["replies"]))
     view = reply_and_wait(stack, customers, ticket, "yes", len(view["replies"]))
     assert lifecycle(view) == "pd-resolved", (view["replies"], view["notes"])
     [created] = created_orders(customers)
-    assert [(p["product_id"], p["quantity"]) for p in created["body"]["products"]] == [(114, 1)]
+    assert [(p["product_id"], p["quantity"]) for p in created["body"]["products"]] == [(113, 1), (111, 2)]
 
 
-def test_a_lost_parcel_is_refunded_by_a_person_when_the_customer_wants_a_refund(
-    stack, customers, sandbox_api
-):
-    make_old(sandbox_api, "5002", 20)
+def test_a_lost_parcel_is_refunded_by_a_person_when_the_customer_wants_a_refund(stack, customers):
+    # order 10545: a teapot and a table runner, shipped 17 days ago; the carrier lost the parcel
     ticket, view = open_and_wait(
         stack,
         customers,
         "freshdesk",
-        "shipped.eligible@bigcommerce.example",
-        "My order #5002 never arrived and it has been weeks. Please send another one or refund me.",
+        "victor.nguyen@example.net",
+        "My order #10545 never arrived and it has been weeks. Please send another one or refund me.",
     )
     view = reply_and_wait(stack, customers, ticket, "No, I'd rather have my money back", len(view["replies"]))
     assert lifecycle(view) == "pd-handed-off", (view["replies"], view["notes"])
-    assert "refund order 5002" in view["replies"][-1]
-    assert any("refund requested for order #5002" in note for note in view["notes"]), view["notes"]
+    assert "refund order 10545" in view["replies"][-1]
+    assert any("refund requested for order #10545" in note for note in view["notes"]), view["notes"]
     assert created_orders(customers) == []
 
 

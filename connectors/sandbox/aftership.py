@@ -12,27 +12,16 @@ and the paths below it are AfterShip's own. Faithful where a connector can get i
 - X-RateLimit-Limit/-Remaining/-Reset (epoch seconds) on every response; a throttle (injected as a
   fault) is 429 with meta.type "TooManyRequests" and X-RateLimit-Reset = now + the fault's wait.
 
-Seeded data, relative to the day the sandbox is seeded (T). Normalized status is what
-`get_aftership_orders` reports.
-
-| Customer           | Order   | Parcel: slug, subtag              | Dates                    | Status     |
-|--------------------|---------|-----------------------------------|--------------------------|------------|
-| shipped            | AS-1001 | ups, InfoReceived_001             | courier EDD T+4          | shipped    |
-| in-transit.on-time | AS-1002 | usps, InTransit_007               | latest EDD T+2           | in_transit |
-| in-transit.late    | AS-1003 | ups, InTransit_002                | latest EDD T-3           | in_transit |
-| delivered          | AS-1004 | fedex, Delivered_001              | delivered T-1            | delivered  |
-| exception          | AS-1005 | ups, Exception_007 (bad address)  | latest EDD T-1           | exception  |
-| lost               | AS-1006 | usps, Exception_013 (lost)        | latest EDD T-8           | exception  |
-| attempt-failed     | AS-1007 | fedex, AttemptFail_001            | latest EDD T             | exception  |
-| several.orders     | AS-1010 | ups, Delivered_003 (ordered T-40) | legacy EDD T-34, on T-33 | delivered  |
-|                    | AS-1011 | usps, OutForDelivery_001 (T-6)    | aftership EDD T          | in_transit |
-|                    | AS-1012 | ups, InTransit_003 (T-2)          | latest EDD T+3           | in_transit |
-|                    |         | + dhl, AvailableForPickup_001     | latest EDD T+1           |            |
-| no-orders          | -       | none                              |                          |            |
-
-Customers' emails are <customer>@aftership.example, e.g. in-transit.late@aftership.example.
-EDD = estimated delivery date (legacy = the old `expected_delivery` field).
-Order ids are "AS-10xx" and order numbers "#AS-10xx". Tracking numbers are in TRACKINGS below.
+Seeded data: one tracking per parcel of the sandbox's world (connectors/sandbox/world/), every
+order of every store, with the order's customer as buyer, order_id = the order's number and
+order_number "#" + it (e.g. "AS-1004" / "#AS-1004", "5001" / "#5001"). World parcel statuses map to
+subtags: label_created InfoReceived_001, picked_up InTransit_002, in_transit InTransit_007,
+at_local_hub InTransit_003, out_for_delivery OutForDelivery_001, available_for_pickup
+AvailableForPickup_001, delivered Delivered_001 (Delivered_003 when signed), attempt_failed
+AttemptFail_001, address_problem Exception_007, lost Exception_013. The estimate is the carrier's
+(first/latest_estimated_delivery) unless EDD_FIELDS says this parcel reports it another way (the
+courier's own field, AfterShip's prediction, or the legacy `expected_delivery`), so each of the ways
+AfterShip reports an estimate occurs in the data.
 """
 
 from __future__ import annotations
@@ -46,6 +35,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from connectors.sandbox import world
 from connectors.sandbox.app import count_request, sandbox_state, section
 from connectors.sandbox.state import Fault
 
@@ -67,110 +57,24 @@ COURIER_LINKS = {
     "dhl": "https://www.dhl.com/us-en/home/tracking.html?tracking-id={}",
 }
 
-# (email, name, order_id, days since order, [parcel specs]); see the table in the docstring.
-TRACKINGS: list[tuple[str, str, str, int, list[dict[str, Any]]]] = [
-    (
-        "shipped@aftership.example",
-        "Sam Shipped",
-        "AS-1001",
-        2,
-        [{"number": "1Z999AA10000001001", "slug": "ups", "subtag": "InfoReceived_001", "courier_edd": 4}],
-    ),
-    (
-        "in-transit.on-time@aftership.example",
-        "Olivia Ontime",
-        "AS-1002",
-        3,
-        [{"number": "9400111200000000001002", "slug": "usps", "subtag": "InTransit_007", "latest_edd": 2}],
-    ),
-    (
-        "in-transit.late@aftership.example",
-        "Larry Late",
-        "AS-1003",
-        9,
-        [{"number": "1Z999AA10000001003", "slug": "ups", "subtag": "InTransit_002", "latest_edd": -3}],
-    ),
-    (
-        "delivered@aftership.example",
-        "Dana Delivered",
-        "AS-1004",
-        5,
-        [
-            {
-                "number": "770000001004",
-                "slug": "fedex",
-                "subtag": "Delivered_001",
-                "latest_edd": -1,
-                "delivered": -1,
-            }
-        ],
-    ),
-    (
-        "exception@aftership.example",
-        "Eli Exception",
-        "AS-1005",
-        6,
-        [{"number": "1Z999AA10000001005", "slug": "ups", "subtag": "Exception_007", "latest_edd": -1}],
-    ),
-    (
-        "lost@aftership.example",
-        "Lou Lost",
-        "AS-1006",
-        20,
-        [{"number": "9400111200000000001006", "slug": "usps", "subtag": "Exception_013", "latest_edd": -8}],
-    ),
-    (
-        "attempt-failed@aftership.example",
-        "Ava Attempt",
-        "AS-1007",
-        4,
-        [{"number": "770000001007", "slug": "fedex", "subtag": "AttemptFail_001", "latest_edd": 0}],
-    ),
-    (
-        "several.orders@aftership.example",
-        "Sev Eral",
-        "AS-1010",
-        40,
-        [
-            {
-                "number": "1Z999AA10000001010",
-                "slug": "ups",
-                "subtag": "Delivered_003",
-                "expected_delivery": -34,
-                "delivered": -33,
-            }
-        ],
-    ),
-    (
-        "several.orders@aftership.example",
-        "Sev Eral",
-        "AS-1011",
-        6,
-        [
-            {
-                "number": "9400111200000000001011",
-                "slug": "usps",
-                "subtag": "OutForDelivery_001",
-                "aftership_edd": 0,
-            }
-        ],
-    ),
-    (
-        "several.orders@aftership.example",
-        "Sev Eral",
-        "AS-1012",
-        2,
-        [
-            {"number": "1Z999AA10000001012", "slug": "ups", "subtag": "InTransit_003", "latest_edd": 3},
-            {
-                "number": "JD014600003000001012",
-                "slug": "dhl",
-                "subtag": "AvailableForPickup_001",
-                "latest_edd": 1,
-            },
-        ],
-    ),
-]
+SUBTAGS = {  # world parcel status -> AfterShip subtag
+    "label_created": "InfoReceived_001",
+    "picked_up": "InTransit_002",
+    "in_transit": "InTransit_007",
+    "at_local_hub": "InTransit_003",
+    "out_for_delivery": "OutForDelivery_001",
+    "available_for_pickup": "AvailableForPickup_001",
+    "delivered": "Delivered_001",
+    "attempt_failed": "AttemptFail_001",
+    "address_problem": "Exception_007",
+    "lost": "Exception_013",
+}
+# parcels whose estimate AfterShip reports in another field than first/latest_estimated_delivery
+EDD_FIELDS = {
+    "1Z999AA10000001001": "courier_edd",
+    "9400111200000000001011": "aftership_edd",
+    "1Z999AA10000001010": "expected_delivery",
+}
 
 SUBTAG_MESSAGES = {
     "Pending_001": "Pending",
@@ -439,7 +343,20 @@ def _checkpoints(subtag: str, slug: str, start: int, end: int) -> list[dict[str,
     return result
 
 
-def _tracking(email: str, name: str, order_id: str, ordered: int, spec: dict[str, Any]) -> dict[str, Any]:
+def _spec(parcel: world.Parcel) -> dict[str, Any]:
+    """How AfterShip reports this parcel: subtag, delivery day and the field its estimate is in."""
+    subtag = "Delivered_003" if parcel.status == "delivered" and parcel.signed else SUBTAGS[parcel.status]
+    spec: dict[str, Any] = {"number": parcel.tracking, "slug": parcel.carrier, "subtag": subtag}
+    if parcel.status == "delivered" and parcel.delivered is not None:
+        spec["delivered"] = parcel.delivered
+    if parcel.estimated is not None:
+        spec[EDD_FIELDS.get(parcel.tracking, "latest_edd")] = parcel.estimated
+    return spec
+
+
+def _tracking(order: world.Order, spec: dict[str, Any]) -> dict[str, Any]:
+    customer, address, order_id, ordered = order.customer, order.customer.address, order.number, -order.placed
+    email, name = customer.email, customer.name
     number, slug, subtag = spec["number"], spec["slug"], spec["subtag"]
     tag = subtag.split("_", 1)[0]
     tracking_id = hashlib.sha256(number.encode()).hexdigest()[:32]
@@ -475,14 +392,20 @@ def _tracking(email: str, name: str, order_id: str, ordered: int, spec: dict[str
         "origin_city": "Columbus",
         "origin_state": "OH",
         "destination_country_region": "USA",
-        "destination_city": "Chicago",
-        "destination_state": "IL",
-        "destination_postal_code": "60601",
+        "destination_city": address.city,
+        "destination_state": address.state,
+        "destination_postal_code": address.zip,
         "shipment_type": "Ground",
         "source": "api",
         "language": "en",
         "customers": [
-            {"role": "buyer", "name": name, "email": email, "phone_number": None, "language": "en"}
+            {
+                "role": "buyer",
+                "name": name,
+                "email": email,
+                "phone_number": None,
+                "language": customer.language,
+            }
         ],
         "created_at": _moment(-ordered, 12),
         "updated_at": checkpoints[-1]["checkpoint_time"],
@@ -523,7 +446,7 @@ def _tracking(email: str, name: str, order_id: str, ordered: int, spec: dict[str
 def seed(data: dict[str, Any]) -> None:
     data.clear()
     data["trackings"] = {}
-    for email, name, order_id, ordered, parcels in TRACKINGS:
-        for spec in parcels:
-            tracking = _tracking(email, name, order_id, ordered, spec)
+    for order in world.load().orders:
+        for parcel in order.parcels:
+            tracking = _tracking(order, _spec(parcel))
             data["trackings"][tracking["id"]] = tracking

@@ -4,7 +4,7 @@ Each platform module in connectors/sandbox/ exposes the same contract:
     PLATFORM: str                      name used in writes, faults and the control API
     PREFIX: str                        URL prefix its blueprint is mounted at
     blueprint: flask.Blueprint         the platform's API, paths as the vendor documents them
-    seed(section: dict) -> None        fill its part of the state with the seeded data set
+    seed(section: dict) -> None        fill its part of the state with its part of the world (world/)
     client_env(base_url) -> dict       env vars that point our connector at this sandbox
     fault_response(fault) -> Response  how the platform says "slow down" / "broken" (its own headers)
 and, for helpdesks (HELPDESK = True):

@@ -19,28 +19,14 @@ Partially Shipped or Completed is refused with a 400, as a safety net for the de
 recomputed on every write (subtotal + shipping - discount_amount, no tax); unknown body fields are
 refused instead of ignored, so a connector typo shows up in a test.
 
-Seeded data, relative to the day the sandbox is seeded (T). Emails are <customer>@bigcommerce.example.
-
-| Customer             | Order| status_id               | Date | Items                  | Total  | For       |
-|----------------------|------|-------------------------|------|------------------------|--------|-----------|
-| delivered.eligible   | 5001 | 10 Completed            | T-10 | 2 mugs, plate          | 67.99  | eligible  |
-| shipped.eligible     | 5002 | 2 Shipped               | T-4  | skillet                | 96.99  | eligible  |
-| too.old              | 5003 | 10 Completed            | T-90 | table runner           | 46.99  | too old   |
-| too.expensive        | 5004 | 10 Completed            | T-12 | espresso machine       | 336.99 | over value|
-| already.reshipped    | 5005 | 10 Completed            | T-20 | teapot                 | 41.99  | replaced  |
-|                      | 5006 | 2 Shipped (replacement) | T-18 | teapot                 | 41.99  | of 5005   |
-| awaiting.fulfillment | 5007 | 11 Awaiting Fulfillment | T-1  | mug, table runner      | 64.99  | cancel ok |
-| partially.shipped    | 5008 | 3 Partially Shipped     | T-3  | mug (shipped), skillet | 114.99 | no cancel |
-| cancelled            | 5009 | 5 Cancelled             | T-6  | plate                  | 31.99  | cancelled |
-| refunded             | 5010 | 4 Refunded              | T-15 | teapot                 | 41.99  | refunded  |
-| awaiting.payment     | 5011 | 7 Awaiting Payment      | T    | mug                    | 25.99  | approved  |
-| awaiting.shipment    | 5012 | 9 Awaiting Shipment     | T-2  | plate                  | 31.99  | address   |
-| no.orders            | -    | -                       | -    | -                      | -      | 204 list  |
-
-Shipping is 7.99 on every seeded order; shipped ones have one shipment with a tracking number (5008:
-the mug only). Catalogue: PRODUCTS below (ids 111-116; mug = "Blue ceramic mug", plate = "Stoneware
-dinner plate"). Replacement 5006 has staff_notes "Replacement for order 5005 (seed-ticket-1)" and
-external_order_id "seed-ticket-1".
+Seeded data: the web store's part of the sandbox's world (connectors/sandbox/world/): every
+customer of the world has an account (customer id = the customer's number) and every order placed in
+the store (`store: bigcommerce`) is an order here, its number the order id. World statuses map to
+status_id: awaiting_payment 7, awaiting_fulfillment 11, on_hold 12, awaiting_shipment 9, shipped 2,
+partially_shipped 3, completed 10, cancelled 5, refunded 4, rejected 6. Each parcel is a shipment
+with its tracking number (the items it holds are the shipped quantities); a replacement carries
+staff_notes "Replacement for order N (reference)" and the reference as external_order_id. Shipping
+is 7.99 on every seeded order; the catalogue is the world's products (ids as numbered there).
 """
 
 from __future__ import annotations
@@ -48,13 +34,13 @@ from __future__ import annotations
 import math
 import re
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from connectors.sandbox import world
 from connectors.sandbox.app import count_request, record_write, sandbox_state, section
 from connectors.sandbox.state import Fault
 
@@ -68,7 +54,6 @@ RATE_QUOTA = 150
 RATE_WINDOW_MS = 30_000
 MAX_LIMIT = 250
 SHIPPING = 7.99
-DOMAIN = "bigcommerce.example"
 
 STATUS_NAMES = {
     0: "Incomplete",
@@ -94,16 +79,6 @@ COUPON_TYPES = (
     "shipping_discount",
     "free_shipping",
     "percentage_discount",
-)
-
-# (id, name, sku, price)
-PRODUCTS: tuple[tuple[int, str, str, float], ...] = (
-    (111, "Blue ceramic mug", "MUG-BLU", 18.0),
-    (112, "Stoneware dinner plate", "PLT-STN", 24.0),
-    (113, "Linen table runner", "RUN-LIN", 39.0),
-    (114, "Cast iron skillet", "SKL-CI", 89.0),
-    (115, "Espresso machine", "ESP-01", 329.0),
-    (116, "Glass teapot", "TEA-GLS", 34.0),
 )
 
 ORDER_WRITABLE = frozenset(
@@ -170,101 +145,23 @@ MONEY_FIELDS = ("discount_amount", "base_shipping_cost", "shipping_cost_ex_tax",
 COUPON_CODE = re.compile(r"^[A-Za-z0-9_ \-]{1,50}$")
 
 
-@dataclass(frozen=True)
-class Case:
-    """One seeded order; days are before T."""
-
-    who: str
-    first: str
-    last: str
-    customer_id: int
-    order_id: int
-    status_id: int
-    ordered: int
-    items: tuple[tuple[int, int], ...]  # (product id, quantity)
-    shipped: int | None = None
-    carrier: str = "usps"
-    tracking: str = ""
-    shipped_items: int | None = None  # how many leading lines the shipment holds (None: all)
-    staff_notes: str = ""
-    external_order_id: str | None = None
-
-
-CASES: tuple[Case, ...] = (
-    Case(
-        "delivered.eligible",
-        "Dana",
-        "Delivered",
-        31,
-        5001,
-        10,
-        10,
-        ((111, 2), (112, 1)),
-        8,
-        "usps",
-        "9400111899560000005001",
-    ),
-    Case("shipped.eligible", "Sam", "Shipped", 32, 5002, 2, 4, ((114, 1),), 2, "ups", "1Z999BC10000005002"),
-    Case("too.old", "Olive", "Oldham", 33, 5003, 10, 90, ((113, 1),), 88, "usps", "9400111899560000005003"),
-    Case("too.expensive", "Pierce", "Pricey", 34, 5004, 10, 12, ((115, 1),), 10, "fedex", "771000005004"),
-    Case(
-        "already.reshipped",
-        "Rhea",
-        "Reship",
-        35,
-        5005,
-        10,
-        20,
-        ((116, 1),),
-        18,
-        "usps",
-        "9400111899560000005005",
-    ),
-    Case(
-        "already.reshipped",
-        "Rhea",
-        "Reship",
-        35,
-        5006,
-        2,
-        18,
-        ((116, 1),),
-        16,
-        "usps",
-        "9400111899560000005006",
-        staff_notes="Replacement for order 5005 (seed-ticket-1)",
-        external_order_id="seed-ticket-1",
-    ),
-    Case("awaiting.fulfillment", "Fay", "Fulfil", 36, 5007, 11, 1, ((111, 1), (113, 1))),
-    Case(
-        "partially.shipped",
-        "Parker",
-        "Partial",
-        37,
-        5008,
-        3,
-        3,
-        ((111, 1), (114, 1)),
-        1,
-        "ups",
-        "1Z999BC10000005008",
-        shipped_items=1,
-    ),
-    Case("cancelled", "Cass", "Cancel", 38, 5009, 5, 6, ((112, 1),)),
-    Case("refunded", "Rae", "Refund", 39, 5010, 4, 15, ((116, 1),), 13, "usps", "9400111899560000005010"),
-    Case("awaiting.payment", "Pay", "Later", 40, 5011, 7, 0, ((111, 1),)),
-    Case("awaiting.shipment", "Shea", "Shipment", 41, 5012, 9, 2, ((112, 1),)),
-)
-CUSTOMERS_WITHOUT_ORDERS = (("no.orders", "Nora", "Noorders", 42),)
+STATUS_IDS = {
+    "awaiting_payment": 7,
+    "awaiting_fulfillment": 11,
+    "on_hold": 12,
+    "awaiting_shipment": 9,
+    "shipped": 2,
+    "partially_shipped": 3,
+    "completed": 10,
+    "cancelled": 5,
+    "refunded": 4,
+    "rejected": 6,
+}
 
 blueprint = Blueprint("bigcommerce", __name__)
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-
-
-def email_of(who: str) -> str:
-    return f"{who}@{DOMAIN}"
 
 
 def money(value: float) -> str:
@@ -971,91 +868,104 @@ def _order_row(
     }
 
 
-def _address_fields(case: Case) -> dict[str, str]:
+def _address_fields(customer: world.Customer) -> dict[str, str]:
+    address = customer.address
     return {
-        "first_name": case.first,
-        "last_name": case.last,
+        "first_name": customer.first_name,
+        "last_name": customer.last_name,
         "company": "",
-        "street_1": "455 Main Street",
-        "street_2": "Apt 2",
-        "city": "Austin",
-        "state": "Texas",
-        "zip": "78751",
-        "country": "United States",
-        "country_iso2": "US",
-        "phone": "555-0100",
-        "email": email_of(case.who),
+        "street_1": address.street,
+        "street_2": address.street2,
+        "city": address.city,
+        "state": address.state_name,
+        "zip": address.zip,
+        "country": address.country_name,
+        "country_iso2": address.country,
+        "phone": customer.phone,
+        "email": customer.email,
     }
 
 
 PAYMENT_STATUS = {0: "", 7: "pending", 4: "refunded", 14: "partially refunded", 5: "void", 6: "declined"}
 
 
-def _seed_case(data: dict[str, Any], case: Case, today: datetime, next_shipment: int) -> int:
-    created = today - timedelta(days=case.ordered)
-    fields = _address_fields(case)
-    order = _order_row(case.order_id, case.customer_id, dict(fields), created=created)
-    _set_status(order, case.status_id)
-    order["date_shipped"] = rfc2822(today - timedelta(days=case.shipped)) if case.shipped is not None else ""
+def _shipped_quantities(order: world.Order) -> dict[str, int]:
+    shipped: dict[str, int] = {}
+    for parcel in order.parcels:
+        for line in order.parcel_items(parcel):
+            shipped[line.product.sku] = shipped.get(line.product.sku, 0) + line.quantity
+    return shipped
+
+
+def _seed_order(data: dict[str, Any], seeded: world.Order, today: datetime, next_shipment: int) -> int:
+    order_id = int(seeded.number)
+    customer = seeded.customer
+    fields = _address_fields(customer)
+    order = _order_row(order_id, customer.id, dict(fields), created=today + timedelta(days=seeded.placed))
+    status_id = STATUS_IDS[seeded.status]
+    _set_status(order, status_id)
+    first_shipped = min((p.shipped for p in seeded.parcels), default=None)
+    if first_shipped is not None:
+        order["date_shipped"] = rfc2822(today + timedelta(days=first_shipped))
+    replaced = ""
+    if seeded.replacement_of:
+        replaced = f"Replacement for order {seeded.replacement_of} ({seeded.reference})"
     order.update(
-        payment_status=PAYMENT_STATUS.get(case.status_id, "captured"),
-        staff_notes=case.staff_notes,
-        external_order_id=case.external_order_id,
+        payment_status=PAYMENT_STATUS.get(status_id, "captured"),
+        staff_notes=replaced,
+        external_order_id=seeded.reference if seeded.replacement_of else None,
     )
-    address_id = 7000 + case.order_id % 1000
-    catalogue = data["products"]
-    shipped_lines = len(case.items) if case.shipped_items is None else case.shipped_items
+    address_id = 7000 + order_id % 1000
+    shipped = _shipped_quantities(seeded)
     lines = []
-    for n, (product_id, quantity) in enumerate(case.items):
-        product = catalogue[product_id]
-        shipped = quantity if case.shipped is not None and n < shipped_lines else 0
-        lines.append(
-            _line(
-                case.order_id,
-                case.order_id * 10 + n + 1,
-                address_id,
-                product_id,
-                product["name"],
-                product["sku"],
-                product["price"],
-                quantity,
-                shipped=shipped,
-            )
+    for n, item in enumerate(seeded.items):
+        product = item.product
+        line = _line(
+            order_id,
+            order_id * 10 + n + 1,
+            address_id,
+            product.id,
+            product.name,
+            product.sku,
+            product.price,
+            item.quantity,
+            shipped=min(item.quantity, shipped.get(product.sku, 0)),
         )
-    address = _shipping_address(address_id, case.order_id, fields)
-    address["items_total"] = sum(q for _, q in case.items)
+        lines.append(line)
+    address = _shipping_address(address_id, order_id, fields)
+    address["items_total"] = sum(item.quantity for item in seeded.items)
     address["items_shipped"] = sum(line["quantity_shipped"] for line in lines)
-    data["orders"][case.order_id] = order
-    data["order_products"][case.order_id] = lines
-    data["addresses"][case.order_id] = [address]
-    data["shipments"][case.order_id] = []
-    if case.shipped is not None:
-        data["shipments"][case.order_id].append(
+    data["orders"][order_id] = order
+    data["order_products"][order_id] = lines
+    data["addresses"][order_id] = [address]
+    data["shipments"][order_id] = []
+    by_sku = {line["sku"]: line for line in lines}
+    for parcel in seeded.parcels:
+        data["shipments"][order_id].append(
             {
                 "id": next_shipment,
-                "order_id": case.order_id,
-                "customer_id": case.customer_id,
+                "order_id": order_id,
+                "customer_id": customer.id,
                 "order_address_id": address_id,
-                "date_created": rfc2822(today - timedelta(days=case.shipped)),
-                "tracking_number": case.tracking,
+                "date_created": rfc2822(today + timedelta(days=parcel.shipped)),
+                "tracking_number": parcel.tracking,
                 "merchant_shipping_cost": money(0.0),
                 "shipping_method": "Flat Rate",
                 "comments": "",
-                "shipping_provider": case.carrier,
+                "shipping_provider": parcel.carrier,
                 "tracking_carrier": "",
                 "tracking_link": "",
-                "generated_tracking_link": f"https://track.example/{case.carrier}/{case.tracking}",
-                "shipping_provider_display_name": case.carrier.upper(),
+                "generated_tracking_link": f"https://track.example/{parcel.carrier}/{parcel.tracking}",
+                "shipping_provider_display_name": parcel.carrier.upper(),
                 "billing_address": dict(fields),
                 "shipping_address": dict(fields),
                 "items": [
                     {
-                        "order_product_id": line["id"],
-                        "product_id": line["product_id"],
-                        "quantity": line["quantity_shipped"],
+                        "order_product_id": by_sku[line.product.sku]["id"],
+                        "product_id": line.product.id,
+                        "quantity": line.quantity,
                     }
-                    for line in lines
-                    if line["quantity_shipped"]
+                    for line in seeded.parcel_items(parcel)
                 ],
             }
         )
@@ -1063,14 +973,14 @@ def _seed_case(data: dict[str, Any], case: Case, today: datetime, next_shipment:
     return next_shipment
 
 
-def _customer(customer_id: int, who: str, first: str, last: str, created: datetime) -> dict[str, Any]:
+def _customer(customer: world.Customer, created: datetime) -> dict[str, Any]:
     return {
-        "id": customer_id,
-        "email": email_of(who),
-        "first_name": first,
-        "last_name": last,
+        "id": customer.id,
+        "email": customer.email,
+        "first_name": customer.first_name,
+        "last_name": customer.last_name,
         "company": "",
-        "phone": "555-0100",
+        "phone": customer.phone,
         "notes": "",
         "tax_exempt_category": "",
         "customer_group_id": 0,
@@ -1085,21 +995,18 @@ def _customer(customer_id: int, who: str, first: str, last: str, created: dateti
 def seed(data: dict[str, Any]) -> None:
     data.clear()
     today = now()
+    the_world = world.load()
     data.update(orders={}, order_products={}, addresses={}, shipments={}, coupons={}, customers={})
     data["products"] = {
-        pid: {"id": pid, "name": name, "sku": sku, "price": price} for pid, name, sku, price in PRODUCTS
+        p.id: {"id": p.id, "name": p.name, "sku": p.sku, "price": p.price} for p in the_world.products
     }
     next_shipment = 9001
-    for case in CASES:
-        next_shipment = _seed_case(data, case, today, next_shipment)
-        order = data["orders"][case.order_id]
+    for seeded in the_world.orders_in("bigcommerce"):
+        next_shipment = _seed_order(data, seeded, today, next_shipment)
+        order = data["orders"][int(seeded.number)]
         _recalculate(data, order)
         order["date_modified"] = order["date_created"]
-        if case.status_id == 4:
+        if seeded.status == "refunded":
             order["refunded_amount"] = order["total_inc_tax"]
-        created = today - timedelta(days=400)
-        data["customers"].setdefault(
-            case.customer_id, _customer(case.customer_id, case.who, case.first, case.last, created)
-        )
-    for who, first, last, customer_id in CUSTOMERS_WITHOUT_ORDERS:
-        data["customers"][customer_id] = _customer(customer_id, who, first, last, today - timedelta(days=30))
+    for customer in the_world.customers:
+        data["customers"][customer.id] = _customer(customer, today - timedelta(days=400))

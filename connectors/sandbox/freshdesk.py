@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
+from connectors.sandbox import world
 from connectors.sandbox.app import count_request, record_write, sandbox_state, section
 from connectors.sandbox.state import Fault
 from connectors.text import html_to_text, looks_like_html
@@ -217,14 +218,14 @@ def _ensure_contact(data: dict[str, Any], email: str | None, name: str | None) -
     email = (email or "customer@example.com").strip()
     contact = _contact_by_email(data, email)
     if contact is None:
-        contact_id = sandbox_state().next_id("freshdesk.contact", start=8_100)
+        contact_id = sandbox_state().next_id("freshdesk.contact", start=20_000)  # above the world's
         contact = _contact(contact_id, name or email.split("@")[0], email)
         data["contacts"][contact_id] = contact
     return contact
 
 
 def _contact(
-    contact_id: int, name: str, email: str, created_at: str = "2024-11-02T10:00:00Z"
+    contact_id: int, name: str, email: str, created_at: str = "2024-11-02T10:00:00Z", language: str = "en"
 ) -> dict[str, Any]:
     return {
         "id": contact_id,
@@ -237,7 +238,7 @@ def _contact(
         "company_id": None,
         "description": None,
         "job_title": None,
-        "language": "en",
+        "language": language,
         "time_zone": "Eastern Time (US & Canada)",
         "twitter_id": None,
         "other_emails": [],
@@ -563,84 +564,67 @@ def _group(group_id: int, name: str, description: str, agent_ids: list[int]) -> 
     }
 
 
+FRESHDESK_STATUS = {"open": 2, "waiting": 3, "resolved": 4, "closed": 5}
+AGENT_ID = 9002  # Sam Rivera, who answers as "agent" in the world's tickets
+
+
+def _stamp(moment: world.Moment) -> str:
+    return moment.on(world.today()).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def seed(data: dict[str, Any]) -> None:
-    """Three customers, a human support group, and tickets in the states a policy meets most."""
+    """Agents and groups of this helpdesk; the world's customers as contacts (id 8000 + the customer's
+    number) and its Freshdesk tickets (ids 101... in file order, the first message being the
+    description and the others conversations 5000000001... in order)."""
     data.clear()
     data["groups"] = {
         HANDOFF_GROUP_ID: _group(
-            HANDOFF_GROUP_ID, "Customer Support", "Agents who take handed-off tickets", [9002]
+            HANDOFF_GROUP_ID, "Customer Support", "Agents who take handed-off tickets", [AGENT_ID]
         ),
         5002: _group(5002, "Billing", "Refunds and invoices", [9003]),
     }
     data["agents"] = {
         BOT_AGENT_ID: _agent(BOT_AGENT_ID, "Acme Support Bot", SUPPORT_EMAIL, []),
-        9002: _agent(9002, "Sam Rivera", "sam.rivera@acme-shop.example", [HANDOFF_GROUP_ID]),
+        AGENT_ID: _agent(AGENT_ID, "Sam Rivera", "sam.rivera@acme-shop.example", [HANDOFF_GROUP_ID]),
         9003: _agent(9003, "Priya Natarajan", "priya.natarajan@acme-shop.example", [5002]),
     }
-    data["contacts"] = {
-        8001: _contact(8001, "Jane Doe", "jane.doe@example.com"),
-        8002: _contact(8002, "Omar Haddad", "omar.haddad@example.com"),
-        8003: _contact(8003, "Lena Fischer", "lena.fischer@example.com"),
-    }
+    the_world = world.load()
+    data["contacts"] = {}
+    for customer in the_world.customers:
+        contact = _contact(8000 + customer.id, customer.name, customer.email, language=customer.language)
+        data["contacts"][contact["id"]] = contact
     data["tickets"], data["conversations"] = {}, {}
-    _new_ticket(
-        data,
-        ticket_id=101,
-        subject="Where is my order #10452?",
-        description_html="<div>Hi, I ordered a kettle two weeks ago (order #10452) and it still "
-        "hasn't arrived. Can you tell me where it is?</div>",
-        requester_id=8001,
-        tags=["vip"],
-        created_at="2025-03-04T15:22:09Z",
-    )
-    ticket = _new_ticket(
-        data,
-        ticket_id=102,
-        subject="Skip my next coffee delivery",
-        description_html="<div>Please skip my next coffee subscription shipment.</div>",
-        requester_id=8002,
-        status=3,
-        created_at="2025-03-05T08:00:00Z",
-    )
-    _conversation(
-        data,
-        ticket,
-        body_html="<p>Happy to help! Which email is your subscription under?</p>",
-        incoming=False,
-        private=False,
-        user_id=BOT_AGENT_ID,
-        from_email=SUPPORT_EMAIL,
-        to_emails=["omar.haddad@example.com"],
-        source=CONVERSATION_SOURCE_REPLY,
-        conversation_id=5_000_000_001,
-        created_at="2025-03-05T08:01:00Z",
-    )
-    _conversation(
-        data,
-        ticket,
-        body_html='<div dir="ltr">It is omar.haddad@example.com</div><br><div class="gmail_quote">'
-        '<div class="gmail_attr">On Wed, Mar 5, 2025 at 8:01 AM Acme Support &lt;'
-        f'{SUPPORT_EMAIL}&gt; wrote:</div><blockquote class="gmail_quote">Happy to help! '
-        "Which email is your subscription under?</blockquote></div>",
-        incoming=True,
-        private=False,
-        user_id=8002,
-        from_email="omar.haddad@example.com",
-        to_emails=[SUPPORT_EMAIL],
-        source=CONVERSATION_SOURCE_REPLY,
-        conversation_id=5_000_000_002,
-        created_at="2025-03-05T08:30:00Z",
-    )
-    _new_ticket(
-        data,
-        ticket_id=103,
-        subject="Mug arrived broken",
-        description_html="<p>The mug in order #10470 arrived in pieces.</p>",
-        requester_id=8003,
-        status=4,
-        tags=["damaged"],
-        created_at="2025-02-20T12:00:00Z",
-    )
+    conversation_id = 5_000_000_000
+    for number, seeded in enumerate(the_world.tickets_on(PLATFORM), start=101):
+        first, *later = seeded.messages
+        requester = 8000 + seeded.customer.id
+        ticket = _new_ticket(
+            data,
+            ticket_id=number,
+            subject=seeded.subject,
+            description_html=first.body if first.html else _as_html(first.body),
+            requester_id=requester,
+            status=FRESHDESK_STATUS[seeded.status],
+            tags=list(seeded.tags),
+            created_at=_stamp(first.at),
+        )
+        for message in later:
+            conversation_id += 1
+            from_customer = message.sender == "customer"
+            agent = {"bot": BOT_AGENT_ID, "agent": AGENT_ID}.get(message.sender, requester)
+            _conversation(
+                data,
+                ticket,
+                body_html=message.body if message.html else _as_html(message.body),
+                incoming=from_customer,
+                private=message.note,
+                user_id=agent,
+                from_email=seeded.customer.email if from_customer else SUPPORT_EMAIL,
+                to_emails=[SUPPORT_EMAIL] if from_customer else [seeded.customer.email],
+                source=CONVERSATION_SOURCE_NOTE if message.note else CONVERSATION_SOURCE_REPLY,
+                conversation_id=conversation_id,
+                created_at=_stamp(message.at),
+            )
 
 
 def _quoted_history(data: dict[str, Any], ticket: dict[str, Any]) -> str:

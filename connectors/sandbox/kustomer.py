@@ -29,6 +29,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
+from connectors.sandbox import world
 from connectors.sandbox.app import count_request, reading, record_write, sandbox_state, section
 from connectors.sandbox.state import Fault
 from connectors.text import html_to_text, looks_like_html
@@ -169,7 +170,7 @@ def _customer_json(c: dict[str, Any]) -> dict[str, Any]:
             "emails": [{"type": "home", "email": e} for e in c["emails"]],
             "phones": [],
             "socials": [],
-            "locale": "en_US",
+            "locale": c.get("locale", "en_US"),
             "tags": [],
             "verified": True,
             "custom": {},
@@ -778,8 +779,18 @@ def client_env(base_url: str) -> dict[str, str]:
     }
 
 
+KUSTOMER_STATUS = {"open": "open", "waiting": "snoozed", "resolved": "done", "closed": "done"}
+LOCALES = {"en": "en_US", "es": "es_US", "fr": "fr_FR", "de": "de_DE"}
+
+
+def _stamp(moment: world.Moment) -> str:
+    return moment.on(world.today()).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
 def seed(data: dict[str, Any]) -> None:
-    """Three customers, a human support team, a few tags, and conversations in typical states."""
+    """Users, teams and tags of this org; the world's customers (ids oid(0x1000 + the customer's
+    number)) and its Kustomer tickets as conversations (oid(0x2001)... in file order, their messages
+    oid(0x3001)... in order)."""
     data.clear()
     for kind in ("customers", "conversations", "messages", "notes", "drafts", "tags", "teams", "users"):
         data[kind] = {}
@@ -791,75 +802,41 @@ def seed(data: dict[str, Any]) -> None:
         HANDOFF_TEAM_ID: {"id": HANDOFF_TEAM_ID, "name": "Tier 1 Support", "members": [oid(0x9002)]},
         oid(0x7002): {"id": oid(0x7002), "name": "Returns", "members": []},
     }
-    vip = _tag(data, oid(0x5001), "vip", "gold")["id"]
-    _tag(data, oid(0x5002), "damaged", "red")
-    jane = _customer(data, oid(0x1001), "Jane Doe", "jane.doe@example.com")["id"]
-    omar = _customer(data, oid(0x1002), "Omar Haddad", "omar.haddad@example.com")["id"]
-    _customer(data, oid(0x1003), "Lena Fischer", "lena.fischer@example.com")
-
-    conv = _new_conversation(
-        data,
-        customer_id=jane,
-        name="Where is my order #10452?",
-        conv_id=oid(0x2001),
-        tags=[vip],
-        at="2025-03-04T15:22:09.870Z",
-    )
-    _message(
-        data,
-        conv,
-        direction="in",
-        message_id=oid(0x3001),
-        at="2025-03-04T15:22:09.870Z",
-        body="<div>Hi, my order #10452 still hasn't arrived. Where is it?</div>",
-        sender="jane.doe@example.com",
-        to=[SUPPORT_EMAIL],
-        subject=conv["name"],
-    )
-
-    conv = _new_conversation(
-        data,
-        customer_id=omar,
-        name="Skip my next coffee delivery",
-        conv_id=oid(0x2002),
-        status="snoozed",
-        at="2025-03-05T08:00:00.000Z",
-    )
-    _message(
-        data,
-        conv,
-        direction="in",
-        message_id=oid(0x3002),
-        at="2025-03-05T08:00:00.000Z",
-        body="<div>Please skip my next coffee subscription shipment.</div>",
-        sender="omar.haddad@example.com",
-        to=[SUPPORT_EMAIL],
-        subject=conv["name"],
-    )
-    _message(
-        data,
-        conv,
-        direction="out",
-        message_id=oid(0x3003),
-        at="2025-03-05T08:01:00.000Z",
-        body="Happy to help! Which email is your subscription under?",
-        sender=SUPPORT_EMAIL,
-        to=["omar.haddad@example.com"],
-        subject="Re: " + conv["name"],
-        created_by=BOT_USER_ID,
-    )
-    _message(
-        data,
-        conv,
-        direction="in",
-        message_id=oid(0x3004),
-        at="2025-03-05T08:30:00.000Z",
-        body="It is omar.haddad@example.com\n\nOn Wed, Mar 5, 2025 at 8:01 AM Acme Support <"
-        f"{SUPPORT_EMAIL}> wrote:\n> Happy to help! Which email is your subscription under?",
-        sender="omar.haddad@example.com",
-        to=[SUPPORT_EMAIL],
-        subject="Re: " + conv["name"],
-    )
+    tag_ids = {"vip": _tag(data, oid(0x5001), "vip", "gold")["id"]}
+    tag_ids["damaged"] = _tag(data, oid(0x5002), "damaged", "red")["id"]
+    the_world = world.load()
+    for person in the_world.customers:
+        customer = _customer(data, oid(0x1000 + person.id), person.name, person.email)
+        customer["locale"] = LOCALES.get(person.language, "en_US")
+    message_ids = (oid(0x3000 + n) for n in range(1, 0x1000))
+    for number, seeded in enumerate(the_world.tickets_on(PLATFORM), start=0x2001):
+        email = seeded.customer.email
+        for name in seeded.tags:
+            if name not in tag_ids:
+                tag_ids[name] = _tag(data, oid(0x5000 + len(tag_ids) + 1), name)["id"]
+        conv = _new_conversation(
+            data,
+            customer_id=oid(0x1000 + seeded.customer.id),
+            name=seeded.subject,
+            conv_id=oid(number),
+            status=KUSTOMER_STATUS[seeded.status],
+            tags=[tag_ids[name] for name in seeded.tags],
+            at=_stamp(seeded.messages[0].at),
+        )
+        for n, message in enumerate(seeded.messages):
+            incoming = message.sender == "customer"
+            _message(
+                data,
+                conv,
+                direction="in" if incoming else "out",
+                message_id=next(message_ids),
+                at=_stamp(message.at),
+                body=message.body,
+                sender=email if incoming else SUPPORT_EMAIL,
+                to=[SUPPORT_EMAIL] if incoming else [email],
+                subject=conv["name"] if n == 0 else "Re: " + conv["name"],
+                created_by=None if incoming else BOT_USER_ID if message.sender == "bot" else oid(0x9002),
+            )
 
 
 def _quoted_history(data: dict[str, Any], conv: dict[str, Any]) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, has_app_context, jsonify, request
 
-from connectors.sandbox import soql
+from connectors.sandbox import soql, world
 from connectors.sandbox.app import reading, record_write, sandbox_state, section
 from connectors.sandbox.state import Fault
 
@@ -215,7 +215,8 @@ def _not_found(message: str = "The requested resource does not exist") -> ApiErr
 
 
 def seed(sec: dict[str, Any]) -> None:
-    """A small org: an integration user, three queues (Triage, Support Humans, Billing), a few cases."""
+    """A small org: an integration user, three queues (Triage, Support Humans, Billing), the world's
+    customers as Contacts and its Salesforce tickets as Cases."""
     sec.clear()
     sec.update(
         org_id=ORG_ID,
@@ -254,35 +255,40 @@ def seed(sec: dict[str, Any]) -> None:
             "DeveloperName": developer_name,
             "Type": "Queue",
         }
-    create_ticket(
-        sec,
-        subject="Where is my order?",
-        email="jane.doe@example.com",
-        name="Jane Doe",
-        text="Hi, I ordered #1001 last week and it still has not arrived. Can you check?",
-    )
-    create_ticket(
-        sec,
-        subject="Skip my next box",
-        email="omar.haddad@example.com",
-        name="Omar Haddad",
-        text="Please skip my next subscription delivery, I am travelling.",
-    )
-    closed = create_ticket(
-        sec,
-        subject="Wrong size",
-        email="li.wei@example.com",
-        name="Li Wei",
-        text="The shoes are too small, can I exchange them?",
-    )
-    case = objects["Case"][closed["ticket_id"]]
-    case.update(Status="Closed", IsClosed=True, OwnerId=AGENT_USER_ID)
-    _insert(
-        sec,
-        "CaseComment",
-        {"ParentId": case["Id"], "IsPublished": True, "CommentBody": "Exchange label sent, thank you!"},
-        AGENT_USER_ID,
-    )
+    _seed_world(sec)
+
+
+CASE_STATUS = {"open": "New", "waiting": "Waiting on Customer", "resolved": "Closed", "closed": "Closed"}
+
+
+def _seed_world(sec: dict[str, Any]) -> None:
+    """The world's customers as Contacts, then its Salesforce tickets as Email-to-Case Cases: later
+    customer messages are incoming EmailMessages, the bot's and agents' messages published
+    CaseComments; a Case an agent answered is owned by that agent."""
+    the_world = world.load()
+    for customer in the_world.customers:
+        _insert(
+            sec,
+            "Contact",
+            {"FirstName": customer.first_name, "LastName": customer.last_name, "Email": customer.email},
+            AUTOMATED_USER_ID,
+        )
+    for seeded in the_world.tickets_on(PLATFORM):
+        first, *later = seeded.messages
+        name, email = seeded.customer.name, seeded.customer.email
+        created = create_ticket(sec, subject=seeded.subject, text=first.body, email=email, name=name)
+        case = sec["objects"]["Case"][created["ticket_id"]]
+        for message in later:
+            if message.sender == "customer":
+                _incoming_email(sec, case, f"Re: {seeded.subject}", message.body, email, name)
+                continue
+            author = AGENT_USER_ID if message.sender == "agent" else INTEGRATION_USER_ID
+            comment = {"ParentId": case["Id"], "IsPublished": not message.note, "CommentBody": message.body}
+            _insert(sec, "CaseComment", comment, author)
+            if message.sender == "agent":
+                case["OwnerId"] = AGENT_USER_ID
+        case.update(Status=CASE_STATUS[seeded.status])
+        _derive("Case", case)
 
 
 def client_env(base_url: str) -> dict[str, str]:

@@ -12,38 +12,29 @@ and absent dates omitted rather than null (the spec's date_time is not nullable)
     404 unknown tracking number     validation / invalid_identifier
     429 (injected as a fault)       system / rate_limit_exceeded, with Retry-After in seconds
 
-Seeded data: one tracking log per parcel in the ShipStation table (connectors/sandbox/shipstation.py,
-the same customers, e.g. in-transit.late@shipengine.example), built from it so the two never
-disagree; the Order column leads to the customer there. Relative to the seeding day T
-(EDD = estimated delivery date):
-
-| Tracking number        | Carrier    | Code | status_detail_code              | Shipped, dates | Order   |
-|------------------------|------------|------|---------------------------------|----------------|---------|
-| 1Z999SE10000001005     | ups        | AC   | PICKED_UP                       | T-1, EDD T+3   | SS-1005 |
-| 9405511899220000001006 | stamps_com | IT   | IN_TRANSIT                      | T-3, EDD T+2   | SS-1006 |
-| 1Z999SE10000001007     | ups        | IT   | HUB_SCAN_IN                     | T-9, EDD T-3   | SS-1007 |
-| 771000001008           | fedex      | AT   | ATTEMPTED_DELIVERY              | T-4, EDD T-1   | SS-1008 |
-| 9405511899220000001009 | stamps_com | DE   | DELIVERED                       | T-5, on T-1    | SS-1009 |
-| 1Z999SE10000001010     | ups        | SP   | DELIVERED_TO_PICKUP_POINT       | T-5, on T-1    | SS-1010 |
-| 771000001013           | fedex      | EX   | NO_ACCESS_TO_RECIPIENTS_ADDRESS | T-6, EDD T-2   | SS-1013 |
-| 9405511899220000001014 | stamps_com | EX   | PARCEL_LOST                     | T-20, EDD T-14 | SS-1014 |
-| 1Z999SE10000001020     | ups        | DE   | DELIVERED                       | T-28, on T-25  | SS-1020 |
-| 9405511899220000001021 | stamps_com | NY   | SHIPMENT_CREATED                | label T-1      | SS-1021 |
-
-The voided label 1Z999SE10000009020 has no tracking log (404), as a never-scanned label would.
+Seeded data: one tracking log per parcel of the sandbox's world (connectors/sandbox/world/), the same
+parcels ShipStation lists as shipments (connectors/sandbox/shipstation.py), so the two never
+disagree. World parcel statuses map to status_code / status_detail_code: label_created NY
+SHIPMENT_CREATED, picked_up AC PICKED_UP, in_transit IT IN_TRANSIT, at_local_hub IT HUB_SCAN_IN,
+out_for_delivery IT OUT_FOR_DELIVERY, available_for_pickup SP DELIVERED_TO_PICKUP_POINT, delivered
+DE DELIVERED, attempt_failed AT ATTEMPTED_DELIVERY, address_problem EX
+NO_ACCESS_TO_RECIPIENTS_ADDRESS, lost EX PARCEL_LOST. A voided label (e.g. 1Z999SE10000009020) has no
+tracking log (404), as a never-scanned label would.
 """
 
 from __future__ import annotations
 
 import math
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from connectors.sandbox import world
 from connectors.sandbox.app import sandbox_state, section
-from connectors.sandbox.shipstation import CASES, Parcel, day
+from connectors.sandbox.shipstation import CARRIER_CODES
 from connectors.sandbox.state import Fault
 
 PLATFORM = "shipengine"
@@ -57,6 +48,19 @@ CARRIERS = {
     "ups": (1001, "https://www.ups.com/track?tracknum={}"),
     "stamps_com": (1002, "https://tools.usps.com/go/TrackConfirmAction.action?tLabels={}"),
     "fedex": (1003, "https://www.fedex.com/fedextrack/?trknbr={}"),
+    "dhl_express": (1004, "https://www.dhl.com/us-en/home/tracking.html?tracking-id={}"),
+}
+STATUS_CODES = {  # world parcel status -> (status_code, status_detail_code)
+    "label_created": ("NY", "SHIPMENT_CREATED"),
+    "picked_up": ("AC", "PICKED_UP"),
+    "in_transit": ("IT", "IN_TRANSIT"),
+    "at_local_hub": ("IT", "HUB_SCAN_IN"),
+    "out_for_delivery": ("IT", "OUT_FOR_DELIVERY"),
+    "available_for_pickup": ("SP", "DELIVERED_TO_PICKUP_POINT"),
+    "delivered": ("DE", "DELIVERED"),
+    "attempt_failed": ("AT", "ATTEMPTED_DELIVERY"),
+    "address_problem": ("EX", "NO_ACCESS_TO_RECIPIENTS_ADDRESS"),
+    "lost": ("EX", "PARCEL_LOST"),
 }
 STATUS_DESCRIPTIONS = {
     "UN": "Unknown",
@@ -74,6 +78,7 @@ DETAIL_DESCRIPTIONS = {
     "IN_TRANSIT": "Your shipment is on its way between the carrier hubs.",
     "HUB_SCAN_OUT": "Your parcel has left the carrier hub.",
     "HUB_SCAN_IN": "Your parcel has arrived at the carrier hub.",
+    "OUT_FOR_DELIVERY": "Your parcel is out for delivery.",
     "ATTEMPTED_DELIVERY": "The carrier attempted to deliver your parcel but was unable to do so.",
     "DELIVERED": "Your parcel has been successfully delivered.",
     "DELIVERED_TO_PICKUP_POINT": "Your parcel has been delivered to a pickup point.",
@@ -104,8 +109,34 @@ blueprint = Blueprint("shipengine", __name__)
 # ---- helpers ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Label:
+    """One parcel as ShipEngine tracks it (days are relative to T)."""
+
+    carrier: str  # ShipEngine carrier_code
+    tracking_number: str
+    shipped: int
+    code: str  # status_code
+    detail_code: str  # status_detail_code
+    estimate: int | None = None
+    delivered: int | None = None
+
+
+def _label(parcel: world.Parcel) -> Label:
+    code, detail = STATUS_CODES[parcel.status]
+    return Label(
+        CARRIER_CODES[parcel.carrier],
+        parcel.tracking,
+        parcel.shipped,
+        code,
+        detail,
+        parcel.estimated,
+        parcel.delivered,
+    )
+
+
 def _moment(offset: int, hour: int) -> str:
-    stamp = datetime.combine(day(offset), datetime.min.time()) + timedelta(hours=hour)
+    stamp = datetime.combine(world.day(offset), datetime.min.time()) + timedelta(hours=hour)
     return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -216,10 +247,12 @@ def _event(
     }
 
 
-def _events(parcel: Parcel) -> list[dict[str, Any]]:
+def _events(parcel: Label) -> list[dict[str, Any]]:
     """Newest first, as ShipEngine lists them: the journey so far, then the final event if any."""
     count = EVENTS_BEFORE.get(parcel.detail_code, EVENTS_BEFORE.get(parcel.code, len(JOURNEY)))
     steps = [(*step,) for step in JOURNEY[:count]]
+    if parcel.detail_code == "OUT_FOR_DELIVERY":
+        steps.append(("IT", "OUT_FOR_DELIVERY", "Out for delivery", "CHICAGO", "IL", "60606", "OD"))
     if parcel.code in FINAL_EVENTS:
         description, city, state, postal, carrier_code = FINAL_EVENTS[parcel.code]
         if parcel.code == "EX":
@@ -234,7 +267,7 @@ def _events(parcel: Parcel) -> list[dict[str, Any]]:
     return list(reversed(events))
 
 
-def _log(parcel: Parcel) -> dict[str, Any]:
+def _log(parcel: Label) -> dict[str, Any]:
     carrier_id, url = CARRIERS[parcel.carrier]
     events = _events(parcel)
     latest = events[0] if events else None
@@ -265,8 +298,5 @@ def _log(parcel: Parcel) -> dict[str, Any]:
 
 def seed(data: dict[str, Any]) -> None:
     data.clear()
-    data["trackings"] = {
-        f"{case.parcel.carrier}:{case.parcel.tracking_number}": _log(case.parcel)
-        for case in CASES
-        if case.parcel is not None
-    }
+    labels = [_label(parcel) for order in world.load().orders for parcel in order.parcels]
+    data["trackings"] = {f"{label.carrier}:{label.tracking_number}": _log(label) for label in labels}

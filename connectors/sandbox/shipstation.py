@@ -14,33 +14,17 @@ payment date ranges, orderNumber, orderStatus, storeId, sortBy/sortDir, page/pag
 that relies on it finds only the latest orders. `POST /_sandbox/shipstation/backfill` adds other
 customers' orders, to be a store bigger than one page.
 
-The parcels' live status is served by the ShipEngine module (connectors/sandbox/shipengine.py) from
-the same table, so an order's tracking number always resolves there. Seeded data, relative to the
-day the sandbox is seeded (T):
-
-| Customer           | Order (id)       | orderStatus          | Parcel                  | Status           |
-|--------------------|------------------|----------------------|-------------------------|------------------|
-| approved           | SS-1001 (410001) | awaiting_payment     | -                       | approved         |
-| processing         | SS-1002 (410002) | pending_fulfillment  | -                       | processing       |
-| on-hold            | SS-1003 (410003) | on_hold              | -                       | processing       |
-| pending-shipment   | SS-1004 (410004) | awaiting_shipment    | - (ship by T+1)         | pending_shipment |
-| shipped            | SS-1005 (410005) | shipped              | ups, AC, EDD T+3        | shipped          |
-| in-transit.on-time | SS-1006 (410006) | shipped              | stamps_com, IT, EDD T+2 | in_transit       |
-| in-transit.late    | SS-1007 (410007) | shipped              | ups, IT, EDD T-3        | in_transit       |
-| attempted          | SS-1008 (410008) | shipped              | fedex, AT, EDD T-1      | in_transit (*)   |
-| delivered          | SS-1009 (410009) | shipped              | stamps_com, DE on T-1   | delivered        |
-| pickup-point       | SS-1010 (410010) | shipped              | ups, SP on T-1          | delivered        |
-| canceled           | SS-1011 (410011) | cancelled            | -                       | canceled         |
-| rejected           | SS-1012 (410012) | rejected_fulfillment | -                       | exception        |
-| exception          | SS-1013 (410013) | shipped              | fedex, EX (no access)   | exception        |
-| lost               | SS-1014 (410014) | shipped              | stamps_com, EX (lost)   | exception        |
-| three.orders       | SS-1020 (410020) | shipped              | ups, DE T-25, +voided   | delivered        |
-|                    | SS-1021 (410021) | shipped              | stamps_com, NY          | shipped          |
-|                    | SS-1022 (410022) | pending_fulfillment  | -                       | processing       |
-| no-orders          | -                | -                    | -                       | -                |
-
-Customers' emails are <customer>@shipengine.example, e.g. in-transit.late@shipengine.example.
-(*) status_detail "delivery attempted". EDD = estimated delivery date.
+Seeded data: the sandbox's world (connectors/sandbox/world/) as ShipStation sees it. Every order of
+every store is imported (orderNumber = the store's number; advancedOptions.source names the store,
+"Manual" for phone and wholesale orders keyed in here), with orderId the world's id for manual
+orders and 420001... in file order for the others. World statuses map to orderStatus:
+awaiting_payment, pending_fulfillment (awaiting_fulfillment), on_hold, awaiting_shipment (with its
+shipByDate), shipped (shipped, partially shipped, completed, and refunded after shipping), cancelled
+(cancelled, refunded before shipping), rejected_fulfillment. Each parcel is a shipment, with a voided
+label listed before it when the world names one; carrier codes are ShipEngine's (usps labels are
+stamps_com). The parcels' live status is served by the ShipEngine module
+(connectors/sandbox/shipengine.py) from the same world, so a shipment's tracking number always
+resolves there.
 """
 
 from __future__ import annotations
@@ -48,12 +32,12 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from connectors.sandbox import world
 from connectors.sandbox.app import count_request, sandbox_state, section
 from connectors.sandbox.state import Fault
 
@@ -76,167 +60,29 @@ ORDER_STATUSES = (
 )
 STORE_ID = 12345
 WAREHOUSE_ID = 67890
-SERVICE_CODES = {"ups": "ups_ground", "stamps_com": "usps_priority_mail", "fedex": "fedex_ground"}
+SERVICE_CODES = {
+    "ups": "ups_ground",
+    "stamps_com": "usps_priority_mail",
+    "fedex": "fedex_ground",
+    "dhl_express": "dhl_express_worldwide",
+}
 
 
-@dataclass(frozen=True)
-class Parcel:
-    """One label and what ShipEngine says about it (days are relative to T)."""
+CARRIER_CODES = {"ups": "ups", "usps": "stamps_com", "fedex": "fedex", "dhl": "dhl_express"}
+ORDER_STATUS = {
+    "awaiting_payment": "awaiting_payment",
+    "awaiting_fulfillment": "pending_fulfillment",
+    "on_hold": "on_hold",
+    "awaiting_shipment": "awaiting_shipment",
+    "shipped": "shipped",
+    "partially_shipped": "shipped",
+    "completed": "shipped",
+    "cancelled": "cancelled",
+    "rejected": "rejected_fulfillment",
+}
+SOURCES = {"bigcommerce": "BigCommerce", "shopify": "Shopify", "manual": "Manual"}
+FIRST_IMPORTED_ID = 420001
 
-    carrier: str
-    tracking_number: str
-    shipped: int
-    code: str  # ShipEngine status_code
-    detail_code: str  # ShipEngine status_detail_code
-    estimate: int | None = None
-    delivered: int | None = None
-    voided_label: str | None = None  # an earlier, voided label's tracking number
-
-
-@dataclass(frozen=True)
-class Case:
-    email: str
-    name: str
-    order_id: int
-    order_number: str
-    status: str
-    ordered: int  # days before T
-    items: tuple[tuple[str, str, int, float], ...] = field(default=(("MUG-11", "Ceramic Mug 11oz", 2, 14.0),))
-    ship_by: int | None = None
-    parcel: Parcel | None = None
-
-
-CASES: tuple[Case, ...] = (
-    Case("approved@shipengine.example", "Avery Approved", 410001, "SS-1001", "awaiting_payment", 0),
-    Case("processing@shipengine.example", "Pat Processing", 410002, "SS-1002", "pending_fulfillment", 1),
-    Case("on-hold@shipengine.example", "Holly Hold", 410003, "SS-1003", "on_hold", 3),
-    Case(
-        "pending-shipment@shipengine.example",
-        "Penny Pending",
-        410004,
-        "SS-1004",
-        "awaiting_shipment",
-        1,
-        ship_by=1,
-    ),
-    Case(
-        "shipped@shipengine.example",
-        "Shay Shipped",
-        410005,
-        "SS-1005",
-        "shipped",
-        2,
-        parcel=Parcel("ups", "1Z999SE10000001005", -1, "AC", "PICKED_UP", estimate=3),
-    ),
-    Case(
-        "in-transit.on-time@shipengine.example",
-        "Tim Ontime",
-        410006,
-        "SS-1006",
-        "shipped",
-        4,
-        items=(("KTL-01", "Electric Kettle", 1, 49.0),),
-        parcel=Parcel("stamps_com", "9405511899220000001006", -3, "IT", "IN_TRANSIT", estimate=2),
-    ),
-    Case(
-        "in-transit.late@shipengine.example",
-        "Lee Late",
-        410007,
-        "SS-1007",
-        "shipped",
-        10,
-        parcel=Parcel("ups", "1Z999SE10000001007", -9, "IT", "HUB_SCAN_IN", estimate=-3),
-    ),
-    Case(
-        "attempted@shipengine.example",
-        "Ari Attempted",
-        410008,
-        "SS-1008",
-        "shipped",
-        5,
-        parcel=Parcel("fedex", "771000001008", -4, "AT", "ATTEMPTED_DELIVERY", estimate=-1),
-    ),
-    Case(
-        "delivered@shipengine.example",
-        "Del Ivered",
-        410009,
-        "SS-1009",
-        "shipped",
-        6,
-        parcel=Parcel(
-            "stamps_com", "9405511899220000001009", -5, "DE", "DELIVERED", estimate=-2, delivered=-1
-        ),
-    ),
-    Case(
-        "pickup-point@shipengine.example",
-        "Pia Pickup",
-        410010,
-        "SS-1010",
-        "shipped",
-        6,
-        parcel=Parcel(
-            "ups", "1Z999SE10000001010", -5, "SP", "DELIVERED_TO_PICKUP_POINT", estimate=-1, delivered=-1
-        ),
-    ),
-    Case("canceled@shipengine.example", "Cal Canceled", 410011, "SS-1011", "cancelled", 4),
-    Case("rejected@shipengine.example", "Rex Rejected", 410012, "SS-1012", "rejected_fulfillment", 3),
-    Case(
-        "exception@shipengine.example",
-        "Exa Ception",
-        410013,
-        "SS-1013",
-        "shipped",
-        7,
-        parcel=Parcel("fedex", "771000001013", -6, "EX", "NO_ACCESS_TO_RECIPIENTS_ADDRESS", estimate=-2),
-    ),
-    Case(
-        "lost@shipengine.example",
-        "Lou Lost",
-        410014,
-        "SS-1014",
-        "shipped",
-        21,
-        parcel=Parcel("stamps_com", "9405511899220000001014", -20, "EX", "PARCEL_LOST", estimate=-14),
-    ),
-    Case(
-        "three.orders@shipengine.example",
-        "Thea Three",
-        410020,
-        "SS-1020",
-        "shipped",
-        30,
-        items=(("TEA-50", "Green Tea 50 bags", 3, 9.5), ("MUG-11", "Ceramic Mug 11oz", 1, 14.0)),
-        parcel=Parcel(
-            "ups",
-            "1Z999SE10000001020",
-            -28,
-            "DE",
-            "DELIVERED",
-            estimate=-25,
-            delivered=-25,
-            voided_label="1Z999SE10000009020",
-        ),
-    ),
-    Case(
-        "three.orders@shipengine.example",
-        "Thea Three",
-        410021,
-        "SS-1021",
-        "shipped",
-        2,
-        items=(("KTL-01", "Electric Kettle", 1, 49.0),),
-        parcel=Parcel("stamps_com", "9405511899220000001021", -1, "NY", "SHIPMENT_CREATED"),
-    ),
-    Case(
-        "three.orders@shipengine.example",
-        "Thea Three",
-        410022,
-        "SS-1022",
-        "pending_fulfillment",
-        0,
-        items=(("FLT-02", "Water Filter 2-pack", 1, 24.0),),
-    ),
-)
 
 blueprint = Blueprint("shipstation", __name__)
 
@@ -244,17 +90,9 @@ blueprint = Blueprint("shipstation", __name__)
 # ---- helpers ------------------------------------------------------------------------------------
 
 
-def today() -> date:
-    return datetime.now(UTC).date()
-
-
-def day(offset: int) -> date:
-    return today() + timedelta(days=offset)
-
-
 def _stamp(offset: int, hour: int) -> str:
     """ShipStation's naive timestamp with seven fractional digits."""
-    return f"{day(offset).isoformat()}T{hour:02d}:15:00.0000000"
+    return f"{world.day(offset).isoformat()}T{hour:02d}:15:00.0000000"
 
 
 def _rate_headers() -> dict[str, str]:
@@ -477,67 +315,77 @@ def client_env(base_url: str) -> dict[str, str]:
 # ---- seeded data --------------------------------------------------------------------------------
 
 
-def _address(name: str) -> dict[str, Any]:
+def _address(customer: world.Customer) -> dict[str, Any]:
+    address = customer.address
     return {
-        "name": name,
+        "name": customer.name,
         "company": None,
-        "street1": "233 S Wacker Dr",
-        "street2": "Apt 4B",
+        "street1": address.street,
+        "street2": address.street2 or None,
         "street3": None,
-        "city": "Chicago",
-        "state": "IL",
-        "postalCode": "60606",
-        "country": "US",
-        "phone": None,
+        "city": address.city,
+        "state": address.state,
+        "postalCode": address.zip,
+        "country": address.country,
+        "phone": customer.phone or None,
         "residential": True,
         "addressVerified": "Address validated successfully",
     }
 
 
-def _order(case: Case) -> dict[str, Any]:
+def _status(order: world.Order) -> str:
+    if order.status == "refunded":
+        return "shipped" if order.parcels else "cancelled"
+    return ORDER_STATUS[order.status]
+
+
+def _order(order: world.Order, order_id: int) -> dict[str, Any]:
     items = [
         {
-            "orderItemId": case.order_id * 10 + i,
-            "lineItemKey": f"{case.order_number}-{i}",
-            "sku": sku,
-            "name": name,
+            "orderItemId": order_id * 10 + i,
+            "lineItemKey": f"{order.number}-{i}",
+            "sku": line.product.sku,
+            "name": line.product.name,
             "imageUrl": None,
             "weight": {"value": 16, "units": "ounces", "WeightUnits": 1},
-            "quantity": quantity,
-            "unitPrice": price,
+            "quantity": line.quantity,
+            "unitPrice": line.product.price,
             "taxAmount": None,
             "shippingAmount": None,
             "warehouseLocation": None,
             "options": [],
-            "productId": 7000 + i + case.order_id % 100,
+            "productId": line.product.id,
             "fulfillmentSku": None,
             "adjustment": False,
             "upc": None,
-            "createDate": _stamp(-case.ordered, 10),
-            "modifyDate": _stamp(-case.ordered, 10),
+            "createDate": _stamp(order.placed, 10),
+            "modifyDate": _stamp(order.placed, 10),
         }
-        for i, (sku, name, quantity, price) in enumerate(case.items, start=1)
+        for i, line in enumerate(order.items, start=1)
     ]
-    total = round(sum(q * p for _, _, q, p in case.items) + 5.99, 2)
-    parcel = case.parcel
-    paid = case.status != "awaiting_payment"
+    total = round(order.total + 5.99, 2)
+    parcel = order.parcels[0] if order.parcels else None
+    carrier = CARRIER_CODES[parcel.carrier] if parcel else None
+    status = _status(order)
+    paid = status != "awaiting_payment"
+    customer = order.customer
     return {
-        "orderId": case.order_id,
-        "orderNumber": case.order_number,
-        "orderKey": f"key-{case.order_number}",
-        "orderDate": _stamp(-case.ordered, 9),
-        "createDate": _stamp(-case.ordered, 10),
-        "modifyDate": _stamp(parcel.shipped if parcel else -case.ordered, 11),
-        "paymentDate": _stamp(-case.ordered, 9) if paid else None,
-        "shipByDate": f"{day(case.ship_by).isoformat()}T00:00:00.0000000"
-        if case.ship_by is not None
+        "orderId": order_id,
+        "orderNumber": order.number,
+        "orderKey": f"key-{order.number}",
+        "orderDate": _stamp(order.placed, 9),
+        "createDate": _stamp(order.placed, 10),
+        "modifyDate": _stamp(parcel.shipped if parcel else order.placed, 11),
+        "paymentDate": _stamp(order.placed, 9) if paid else None,
+        "shipByDate": f"{world.day(order.ship_by).isoformat()}T00:00:00.0000000"
+        if order.ship_by is not None
         else None,
-        "orderStatus": case.status,
-        "customerId": 50000 + case.order_id % 1000,
-        "customerUsername": case.email,
-        "customerEmail": case.email,
-        "billTo": {**_address(case.name), "street2": None},
-        "shipTo": _address(case.name),
+        "orderStatus": status,
+        "customerId": 50000 + customer.id,
+        "customerUsername": customer.email,
+        "customerEmail": customer.email,
+        "billTo": {**_address(customer), "street2": None},
+        "shipTo": _address(customer),
         "items": items,
         "orderTotal": total,
         "amountPaid": total if paid else 0.0,
@@ -549,17 +397,17 @@ def _order(case: Case) -> dict[str, Any]:
         "giftMessage": None,
         "paymentMethod": "Credit Card" if paid else None,
         "requestedShippingService": "Standard",
-        "carrierCode": parcel.carrier if parcel else None,
-        "serviceCode": SERVICE_CODES[parcel.carrier] if parcel else None,
+        "carrierCode": carrier,
+        "serviceCode": SERVICE_CODES[carrier] if carrier else None,
         "packageCode": "package" if parcel else None,
         "confirmation": "none",
-        "shipDate": day(parcel.shipped).isoformat() if parcel else None,
-        "holdUntilDate": day(2).isoformat() if case.status == "on_hold" else None,
+        "shipDate": world.day(parcel.shipped).isoformat() if parcel else None,
+        "holdUntilDate": world.day(2).isoformat() if status == "on_hold" else None,
         "weight": {"value": 16.0, "units": "ounces", "WeightUnits": 1},
         "dimensions": None,
         "insuranceOptions": {"provider": None, "insureShipment": False, "insuredValue": 0.0},
         "internationalOptions": {"contents": None, "customsItems": None, "nonDelivery": None},
-        "advancedOptions": {"warehouseId": WAREHOUSE_ID, "storeId": STORE_ID, "source": "Shopify"},
+        "advancedOptions": {"warehouseId": WAREHOUSE_ID, "storeId": STORE_ID, "source": SOURCES[order.store]},
         "tagIds": None,
         "userId": None,
         "externallyFulfilled": False,
@@ -568,26 +416,27 @@ def _order(case: Case) -> dict[str, Any]:
     }
 
 
-def _shipment(case: Case, shipment_id: int, number: str, *, voided: bool) -> dict[str, Any]:
-    parcel = case.parcel
-    assert parcel is not None
+def _shipment(
+    order: world.Order, order_id: int, parcel: world.Parcel, shipment_id: int, number: str, *, voided: bool
+) -> dict[str, Any]:
     shipped = parcel.shipped - (1 if voided else 0)
+    carrier = CARRIER_CODES[parcel.carrier]
     return {
         "shipmentId": shipment_id,
-        "orderId": case.order_id,
-        "orderKey": f"key-{case.order_number}",
+        "orderId": order_id,
+        "orderKey": f"key-{order.number}",
         "userId": "f0b2c9a4-0000-4000-8000-000000000001",
-        "customerEmail": case.email,
-        "orderNumber": case.order_number,
+        "customerEmail": order.customer.email,
+        "orderNumber": order.number,
         "createDate": _stamp(shipped, 14),
-        "shipDate": day(shipped).isoformat(),
+        "shipDate": world.day(shipped).isoformat(),
         "shipmentCost": 8.45,
         "insuranceCost": 0.0,
         "trackingNumber": number,
         "isReturnLabel": False,
         "batchNumber": None,
-        "carrierCode": parcel.carrier,
-        "serviceCode": SERVICE_CODES[parcel.carrier],
+        "carrierCode": carrier,
+        "serviceCode": SERVICE_CODES[carrier],
         "packageCode": "package",
         "confirmation": "none",
         "warehouseId": WAREHOUSE_ID,
@@ -595,7 +444,7 @@ def _shipment(case: Case, shipment_id: int, number: str, *, voided: bool) -> dic
         "voidDate": _stamp(shipped, 16) if voided else None,
         "marketplaceNotified": not voided,
         "notifyErrorMessage": None,
-        "shipTo": _address(case.name),
+        "shipTo": _address(order.customer),
         "weight": {"value": 16.0, "units": "ounces", "WeightUnits": 1},
         "dimensions": None,
         "insuranceOptions": {"provider": None, "insureShipment": False, "insuredValue": 0.0},
@@ -607,6 +456,8 @@ def _shipment(case: Case, shipment_id: int, number: str, *, voided: bool) -> dic
 
 
 BACKFILL_NAMES = ("Alex", "Sam", "Robin", "Kai", "Noor", "Jo", "Ira", "Ren", "Avi", "Mika")
+BACKFILL_ADDRESS = world.Address("233 S Wacker Dr", "Chicago", "IL", "60606", "US")
+BACKFILL_LINE = world.Line(world.Product(118, "MUG-11", "Ceramic Mug 11oz", 14.0), 2)
 
 
 def backfill(data: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
@@ -617,8 +468,9 @@ def backfill(data: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     first = max(data["orders"]) + 1000
     for n in range(count):
         name = f"{rng.choice(BACKFILL_NAMES)} Buyer{n}"
-        case = Case(f"buyer{n}@store.example", name, first + n, f"BF-{first + n}", "awaiting_shipment", 0)
-        order = _order(case)
+        buyer = world.Customer(10_000 + n, name, f"buyer{n}@store.example", "", BACKFILL_ADDRESS)
+        placed = world.Order(f"BF-{first + n}", buyer, "manual", 0, "awaiting_shipment", (BACKFILL_LINE,))
+        order = _order(placed, first + n)
         ordered = datetime.now(UTC) - timedelta(minutes=rng.randrange(1, days * 24 * 60))
         stamp = ordered.strftime("%Y-%m-%dT%H:%M:%S.0000000")
         order.update(orderDate=stamp, paymentDate=stamp, shipByDate=None)
@@ -629,17 +481,17 @@ def backfill(data: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
 def seed(data: dict[str, Any]) -> None:
     data.clear()
     data["orders"], data["shipments"] = {}, {}
-    next_shipment = 900001
-    for case in CASES:
-        data["orders"][case.order_id] = _order(case)
-        if case.parcel is None:
-            continue
-        if case.parcel.voided_label:
-            data["shipments"][next_shipment] = _shipment(
-                case, next_shipment, case.parcel.voided_label, voided=True
-            )
-            next_shipment += 1
-        data["shipments"][next_shipment] = _shipment(
-            case, next_shipment, case.parcel.tracking_number, voided=False
-        )
-        next_shipment += 1
+    next_shipment, next_imported = 900001, FIRST_IMPORTED_ID
+    for order in world.load().orders:
+        if order.id and order.store == "manual":
+            order_id = int(order.id)
+        else:
+            order_id, next_imported = next_imported, next_imported + 1
+        data["orders"][order_id] = _order(order, order_id)
+        for parcel in order.parcels:
+            labels = [(parcel.voided_label, True)] if parcel.voided_label else []
+            for number, voided in [*labels, (parcel.tracking, False)]:
+                data["shipments"][next_shipment] = _shipment(
+                    order, order_id, parcel, next_shipment, number, voided=voided
+                )
+                next_shipment += 1

@@ -24,22 +24,17 @@ connector can get it wrong:
   done false (it is asynchronous at Shopify); `job(id:)` then reports done true. Only a successful
   cancel is recorded as a write.
 
-Seeded data, relative to the day the sandbox is seeded (T). Emails are <customer>@shopify.example.
-Order ids are gid://shopify/Order/55000000<number>, e.g. #1043 is gid://shopify/Order/550000001043.
-
-| Customer         | Order | Fulfillment / financial, ordered | Parcel                   | Status           |
-|------------------|-------|----------------------------------|--------------------------|------------------|
-| pending          | #1001 | UNFULFILLED / PAID, T-1          | -                        | pending_shipment |
-| awaiting-payment | #1002 | UNFULFILLED / PENDING, T-1       | -                        | approved         |
-| on-hold          | #1003 | ON_HOLD / PAID, T-2              | -                        | processing       |
-| in-transit       | #1004 | FULFILLED / PAID, T-4            | UPS IN_TRANSIT, EDD T+2  | in_transit       |
-| delivered        | #1005 | FULFILLED / PAID, T-6            | USPS DELIVERED T-1       | delivered        |
-| failed-delivery  | #1006 | FULFILLED / PAID, T-8            | FedEx FAILURE, EDD T-2   | exception        |
-| cancelled        | #1007 | UNFULFILLED / REFUNDED, T-5      | - (cancelled T-4)        | canceled         |
-| several.orders   | #1040 | FULFILLED / PAID, T-30           | UPS DELIVERED T-25       | delivered        |
-|                  | #1043 | UNFULFILLED / PAID, T-1          | -                        | pending_shipment |
-|                  | #1044 | PARTIALLY_FULFILLED / PAID, T-3  | USPS IN_TRANSIT, EDD T+1 | in_transit       |
-| no-orders        | -     | none                             |                          |                  |
+Seeded data: the storefront's part of the sandbox's world (connectors/sandbox/world/), every order
+placed with `store: shopify`, subscription deliveries included. An order's name is "#" + its number
+and its id gid://shopify/Order/55000000<number> unless the world gives the id (subscription orders:
+gid://shopify/Order/<id>, the id Smartrr shows); the customer is gid://shopify/Customer/<6100000000 +
+the customer's number>, as in Smartrr. World statuses map to fulfillment / financial status:
+awaiting_payment UNFULFILLED / PENDING; awaiting_fulfillment and awaiting_shipment UNFULFILLED / PAID;
+on_hold ON_HOLD / PAID; shipped and completed FULFILLED / PAID; partially_shipped PARTIALLY_FULFILLED
+/ PAID; cancelled UNFULFILLED / REFUNDED (cancelled); refunded FULFILLED / REFUNDED; rejected
+REQUEST_DECLINED / VOIDED. Each parcel is a fulfillment whose displayStatus follows the parcel:
+LABEL_PRINTED, IN_TRANSIT, OUT_FOR_DELIVERY, READY_FOR_PICKUP, DELIVERED, ATTEMPTED_DELIVERY,
+FAILURE (address problem) or NOT_DELIVERED (lost).
 """
 
 from __future__ import annotations
@@ -52,6 +47,7 @@ from typing import Any
 import graphql
 from flask import Blueprint, Response, jsonify, request
 
+from connectors.sandbox import world
 from connectors.sandbox.app import reading, record_write, sandbox_state, section
 from connectors.sandbox.state import Fault
 
@@ -67,7 +63,6 @@ RESTORE_RATE = 100.0
 MUTATION_COST = 10
 MAX_QUERY_COST = 1000
 THROTTLE_WAIT = 0.2  # seconds of restore an injected throttle asks for
-DOMAIN = "shopify.example"
 
 SDL = """
 scalar DateTime
@@ -489,156 +484,43 @@ def client_env(base_url: str) -> dict[str, str]:
 # ---- seeded data --------------------------------------------------------------------------------
 
 CARRIERS = {
-    "UPS": "https://www.ups.com/track?tracknum={}",
-    "USPS": "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
-    "FedEx": "https://www.fedex.com/fedextrack/?trknbr={}",
+    "ups": ("UPS", "https://www.ups.com/track?tracknum={}"),
+    "usps": ("USPS", "https://tools.usps.com/go/TrackConfirmAction?tLabels={}"),
+    "fedex": ("FedEx", "https://www.fedex.com/fedextrack/?trknbr={}"),
+    "dhl": ("DHL Express", "https://www.dhl.com/us-en/home/tracking.html?tracking-id={}"),
 }
-PRODUCTS = {
-    "Trail Runner Shoes": ("TRS-42", "79.00", 8001),
-    "Merino Wool Socks": ("MWS-M", "18.00", 8002),
-    "Rain Shell Jacket": ("RSJ-L", "129.00", 8003),
-    "Insulated Bottle": ("IB-750", "32.00", 8004),
+STATUSES = {  # world order status -> (displayFulfillmentStatus, displayFinancialStatus)
+    "awaiting_payment": ("UNFULFILLED", "PENDING"),
+    "awaiting_fulfillment": ("UNFULFILLED", "PAID"),
+    "awaiting_shipment": ("UNFULFILLED", "PAID"),
+    "on_hold": ("ON_HOLD", "PAID"),
+    "shipped": ("FULFILLED", "PAID"),
+    "completed": ("FULFILLED", "PAID"),
+    "partially_shipped": ("PARTIALLY_FULFILLED", "PAID"),
+    "cancelled": ("UNFULFILLED", "REFUNDED"),
+    "refunded": ("FULFILLED", "REFUNDED"),
+    "rejected": ("REQUEST_DECLINED", "VOIDED"),
+}
+DISPLAY_STATUSES = {  # world parcel status -> fulfillment displayStatus
+    "label_created": "LABEL_PRINTED",
+    "picked_up": "IN_TRANSIT",
+    "in_transit": "IN_TRANSIT",
+    "at_local_hub": "IN_TRANSIT",
+    "out_for_delivery": "OUT_FOR_DELIVERY",
+    "available_for_pickup": "READY_FOR_PICKUP",
+    "delivered": "DELIVERED",
+    "attempt_failed": "ATTEMPTED_DELIVERY",
+    "address_problem": "FAILURE",
+    "lost": "NOT_DELIVERED",
 }
 
-# One order each (ordered = days before T; parcel days relative to T); the module docstring has the table.
-ORDERS: list[dict[str, Any]] = [
-    {
-        "customer": "pending",
-        "name": "Paula Pending",
-        "number": 1001,
-        "ordered": 1,
-        "fulfillment": "UNFULFILLED",
-        "financial": "PAID",
-        "items": [("Trail Runner Shoes", 1)],
-    },
-    {
-        "customer": "awaiting-payment",
-        "name": "Avery Awaiting",
-        "number": 1002,
-        "ordered": 1,
-        "fulfillment": "UNFULFILLED",
-        "financial": "PENDING",
-        "items": [("Merino Wool Socks", 3)],
-    },
-    {
-        "customer": "on-hold",
-        "name": "Omar Onhold",
-        "number": 1003,
-        "ordered": 2,
-        "fulfillment": "ON_HOLD",
-        "financial": "PAID",
-        "items": [("Rain Shell Jacket", 1)],
-    },
-    {
-        "customer": "in-transit",
-        "name": "Ivy Transit",
-        "number": 1004,
-        "ordered": 4,
-        "fulfillment": "FULFILLED",
-        "financial": "PAID",
-        "items": [("Insulated Bottle", 2)],
-        "parcels": [
-            {
-                "carrier": "UPS",
-                "number": "1Z999SH10000001004",
-                "display": "IN_TRANSIT",
-                "shipped": -2,
-                "edd": 2,
-            }
-        ],
-    },
-    {
-        "customer": "delivered",
-        "name": "Dev Delivered",
-        "number": 1005,
-        "ordered": 6,
-        "fulfillment": "FULFILLED",
-        "financial": "PAID",
-        "items": [("Trail Runner Shoes", 1), ("Merino Wool Socks", 2)],
-        "parcels": [
-            {
-                "carrier": "USPS",
-                "number": "9400111200000000011005",
-                "display": "DELIVERED",
-                "shipped": -4,
-                "edd": -1,
-                "delivered": -1,
-            }
-        ],
-    },
-    {
-        "customer": "failed-delivery",
-        "name": "Fay Failed",
-        "number": 1006,
-        "ordered": 8,
-        "fulfillment": "FULFILLED",
-        "financial": "PAID",
-        "items": [("Rain Shell Jacket", 1)],
-        "parcels": [
-            {"carrier": "FedEx", "number": "770000011006", "display": "FAILURE", "shipped": -6, "edd": -2}
-        ],
-    },
-    {
-        "customer": "cancelled",
-        "name": "Cass Cancelled",
-        "number": 1007,
-        "ordered": 5,
-        "fulfillment": "UNFULFILLED",
-        "financial": "REFUNDED",
-        "items": [("Insulated Bottle", 1)],
-        "cancelled": -4,
-    },
-    {
-        "customer": "several.orders",
-        "name": "Sev Eral",
-        "number": 1040,
-        "ordered": 30,
-        "fulfillment": "FULFILLED",
-        "financial": "PAID",
-        "items": [("Merino Wool Socks", 1)],
-        "parcels": [
-            {
-                "carrier": "UPS",
-                "number": "1Z999SH10000001040",
-                "display": "DELIVERED",
-                "shipped": -28,
-                "edd": -25,
-                "delivered": -25,
-            }
-        ],
-    },
-    {
-        "customer": "several.orders",
-        "name": "Sev Eral",
-        "number": 1043,
-        "ordered": 1,
-        "fulfillment": "UNFULFILLED",
-        "financial": "PAID",
-        "items": [("Rain Shell Jacket", 1), ("Insulated Bottle", 1)],
-    },
-    {
-        "customer": "several.orders",
-        "name": "Sev Eral",
-        "number": 1044,
-        "ordered": 3,
-        "fulfillment": "PARTIALLY_FULFILLED",
-        "financial": "PAID",
-        "items": [("Trail Runner Shoes", 1), ("Merino Wool Socks", 2)],
-        "parcels": [
-            {
-                "carrier": "USPS",
-                "number": "9400111200000000011044",
-                "display": "IN_TRANSIT",
-                "shipped": -2,
-                "edd": 1,
-            }
-        ],
-    },
-]
+
+def order_gid(order: world.Order) -> str:
+    return f"gid://shopify/Order/{order.id or '55000000' + order.number}"
 
 
-def order_gid(number: int) -> str:
-    return f"gid://shopify/Order/55000000{number}"
+def customer_gid(customer: world.Customer) -> str:
+    return f"gid://shopify/Customer/{6100000000 + customer.id}"
 
 
 def _money(amount: str) -> dict[str, Any]:
@@ -648,87 +530,78 @@ def _money(amount: str) -> dict[str, Any]:
     }
 
 
-def _fulfillment(number: int, index: int, parcel: dict[str, Any]) -> dict[str, Any]:
-    delivered = parcel.get("delivered")
+def _fulfillment(number: str, index: int, parcel: world.Parcel) -> dict[str, Any]:
+    company, link = CARRIERS[parcel.carrier]
+    delivered = parcel.delivered if parcel.status == "delivered" else None
     return {
         "id": f"gid://shopify/Fulfillment/66000{number}{index}",
         "name": f"#{number}-F{index}",
         "status": "SUCCESS",
-        "displayStatus": parcel["display"],
-        "createdAt": _moment(parcel["shipped"], 15),
-        "estimatedDeliveryAt": _moment(parcel["edd"], 20) if "edd" in parcel else None,
-        "inTransitAt": _moment(parcel["shipped"] + 1, 8),
+        "displayStatus": DISPLAY_STATUSES[parcel.status],
+        "createdAt": _moment(parcel.shipped, 15),
+        "estimatedDeliveryAt": _moment(parcel.estimated, 20) if parcel.estimated is not None else None,
+        "inTransitAt": _moment(parcel.shipped + 1, 8),
         "deliveredAt": _moment(delivered, 14) if delivered is not None else None,
         "trackingInfo": [
-            {
-                "company": parcel["carrier"],
-                "number": parcel["number"],
-                "url": CARRIERS[parcel["carrier"]].format(parcel["number"]),
-            }
+            {"company": company, "number": parcel.tracking, "url": link.format(parcel.tracking)}
         ],
     }
 
 
-def _order(spec: dict[str, Any], customer_ids: dict[str, str]) -> dict[str, Any]:
-    number = spec["number"]
-    email = f"{spec['customer']}@{DOMAIN}"
-    first, last = spec["name"].split(" ", 1)
-    lines = []
-    total = 0.0
-    for i, (title, quantity) in enumerate(spec["items"]):
-        sku, price, product = PRODUCTS[title]
-        total += float(price) * quantity
-        lines.append(
-            {
-                "id": f"gid://shopify/LineItem/77{number}{i}",
-                "name": title,
-                "title": title,
-                "quantity": quantity,
-                "currentQuantity": quantity,
-                "sku": sku,
-                "product": {"id": f"gid://shopify/Product/{product}", "title": title},
-                "originalUnitPriceSet": _money(price),
-            }
-        )
-    cancelled = spec.get("cancelled")
+def _order(order: world.Order) -> dict[str, Any]:
+    number, customer, address = order.number, order.customer, order.customer.address
+    fulfillment, financial = STATUSES[order.status]
+    lines = [
+        {
+            "id": f"gid://shopify/LineItem/77{number}{i}",
+            "name": line.product.name,
+            "title": line.product.name,
+            "quantity": line.quantity,
+            "currentQuantity": line.quantity,
+            "sku": line.product.sku,
+            "product": {"id": f"gid://shopify/Product/{line.product.id}", "title": line.product.name},
+            "originalUnitPriceSet": _money(f"{line.product.price:.2f}"),
+        }
+        for i, line in enumerate(order.items)
+    ]
+    cancelled = order.cancelled if order.status == "cancelled" else None
     return {
-        "id": order_gid(number),
+        "id": order_gid(order),
         "name": f"#{number}",
-        "email": email,
-        "createdAt": _moment(-spec["ordered"], 9),
-        "processedAt": _moment(-spec["ordered"], 9),
+        "email": customer.email,
+        "createdAt": _moment(order.placed, 9),
+        "processedAt": _moment(order.placed, 9),
         "cancelledAt": _moment(cancelled, 11) if cancelled is not None else None,
         "cancelReason": "CUSTOMER" if cancelled is not None else None,
         "cancellation": {"staffNote": "Customer changed their mind"} if cancelled is not None else None,
-        "closed": cancelled is not None or spec["fulfillment"] == "FULFILLED",
-        "displayFinancialStatus": spec["financial"],
-        "displayFulfillmentStatus": spec["fulfillment"],
+        "closed": cancelled is not None or fulfillment == "FULFILLED",
+        "displayFinancialStatus": financial,
+        "displayFulfillmentStatus": fulfillment,
         "customer": {
-            "id": customer_ids.setdefault(email, f"gid://shopify/Customer/{7700000 + len(customer_ids) + 1}"),
-            "displayName": spec["name"],
-            "firstName": first,
-            "lastName": last,
+            "id": customer_gid(customer),
+            "displayName": customer.name,
+            "firstName": customer.first_name,
+            "lastName": customer.last_name,
         },
-        "totalPriceSet": _money(f"{total:.2f}"),
+        "totalPriceSet": _money(f"{order.total:.2f}"),
         "shippingAddress": {
             "id": f"gid://shopify/MailingAddress/88{number}",
-            "name": spec["name"],
-            "address1": f"{number} Market Street",
-            "address2": None,
-            "city": "San Francisco",
-            "province": "California",
-            "provinceCode": "CA",
-            "zip": "94103",
-            "country": "United States",
-            "countryCodeV2": "US",
+            "name": customer.name,
+            "address1": address.street,
+            "address2": address.street2 or None,
+            "city": address.city,
+            "province": address.state_name,
+            "provinceCode": address.state,
+            "zip": address.zip,
+            "country": address.country_name,
+            "countryCodeV2": address.country,
         },
         "lineItems": lines,
-        "fulfillments": [_fulfillment(number, i, p) for i, p in enumerate(spec.get("parcels") or [], 1)],
+        "fulfillments": [_fulfillment(number, i, p) for i, p in enumerate(order.parcels, 1)],
     }
 
 
 def seed(data: dict[str, Any]) -> None:
     data.clear()
-    customer_ids: dict[str, str] = {}
-    data["orders"] = {order_gid(spec["number"]): _order(spec, customer_ids) for spec in ORDERS}
+    data["orders"] = {order_gid(order): _order(order) for order in world.load().orders_in("shopify")}
     data["jobs"] = {}

@@ -31,20 +31,11 @@ ACTIVE subscription (else 400). pause/activate switch ACTIVE <-> PAUSED (repeati
 that changes nothing); a CANCELLED subscription refuses all of them. Only changes are recorded as
 writes. No rate-limit headers exist: a throttle (injected as a fault) is a bare 429.
 
-Seeded data, relative to the day the sandbox is seeded (T). Emails are <customer>@smartrr.example.
-Subscription ids are Shopify subscription-contract ids (the `shopifyId`).
-
-| Customer         | Subscription | Status    | Items                         | Every    | Next billing |
-|------------------|--------------|-----------|-------------------------------|----------|--------------|
-| one.active       | 9100000001   | ACTIVE    | Morning Blend Coffee 12oz x1  | 4 weeks  | T+5          |
-| two.active       | 9100000002   | ACTIVE    | Morning Blend Coffee 12oz x2  | 1 month  | T+10         |
-|                  | 9100000003   | ACTIVE    | Oat Milk Creamer x1           | 2 weeks  | T+3          |
-| paused           | 9100000004   | PAUSED    | Decaf Night Roast x1          | 1 month  | T+20         |
-| cancelled        | 9100000005   | CANCELLED | Cold Brew Pack x1 (T-15)      | 2 weeks  | -            |
-| no.subscriptions | -            |           |                               |          |              |
-
-Orders (Shopify order ids 56000000020xx): #2001 one.active T-23 FULFILLED; #2002 two.active T-20
-FULFILLED; #2003 two.active T-1 UNFULFILLED/PAID; #2004 cancelled T-30 FULFILLED.
+Seeded data: the subscription app's part of the sandbox's world (connectors/sandbox/world/). Smartrr
+holds a customer relationship for every customer (shopifyId 6100000000 + the customer's number, the
+Shopify customer id), every subscription of subscriptions.yaml as a purchase state (its id the
+`shopifyId`; ACTIVE, PAUSED or CANCELLED) and every Shopify order that names a subscription (its
+`shopifyId` the Shopify order id, `orderName` "#" + its number; FULFILLED once shipped).
 """
 
 from __future__ import annotations
@@ -57,6 +48,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from connectors.sandbox import world
 from connectors.sandbox.app import reading, record_write, sandbox_state, section
 from connectors.sandbox.state import Fault
 
@@ -65,7 +57,6 @@ PREFIX = "/smartrr"
 HELPDESK = False
 
 ACCESS_TOKEN = "smartrr_sandbox_token_0123456789abcdef"  # noqa: S105 (sandbox only)
-DOMAIN = "smartrr.example"
 DEFAULT_PAGE_SIZE = 50
 READINGS = {
     "email_filter": ("honoured", "ignored", "refused"),
@@ -75,49 +66,9 @@ READINGS = {
 MAX_PAGE_SIZE = 250
 NAMESPACE = uuid.UUID("5d6c1f1e-5a1b-4d35-9c3e-70a1c0ffee00")
 
-PRODUCTS = {
-    "Morning Blend Coffee": ("12oz", "MBC-12", "18.00"),
-    "Oat Milk Creamer": ("32oz", "OMC-32", "6.50"),
-    "Decaf Night Roast": ("12oz", "DNR-12", "19.00"),
-    "Cold Brew Pack": ("6 pack", "CBP-6", "24.00"),
-}
-
-# customer -> (name, Shopify customer id, [(contract id, status, product, qty, interval, count, next)])
-CUSTOMERS: dict[str, tuple[str, str, list[tuple[str, str, str, int, str, int, int | None]]]] = {
-    "one.active": (
-        "Olive Active",
-        "6100000001",
-        [("9100000001", "ACTIVE", "Morning Blend Coffee", 1, "WEEK", 4, 5)],
-    ),
-    "two.active": (
-        "Theo Twoactive",
-        "6100000002",
-        [
-            ("9100000002", "ACTIVE", "Morning Blend Coffee", 2, "MONTH", 1, 10),
-            ("9100000003", "ACTIVE", "Oat Milk Creamer", 1, "WEEK", 2, 3),
-        ],
-    ),
-    "paused": (
-        "Paz Paused",
-        "6100000003",
-        [("9100000004", "PAUSED", "Decaf Night Roast", 1, "MONTH", 1, 20)],
-    ),
-    "cancelled": (
-        "Cal Cancelled",
-        "6100000004",
-        [("9100000005", "CANCELLED", "Cold Brew Pack", 1, "WEEK", 2, None)],
-    ),
-    "no.subscriptions": ("Nora Nosub", "6100000005", []),
-}
-CANCELLED_DAYS_AGO = 15
-
-# (order number, customer, days ago, fulfillment, financial, contract id)
-ORDERS = [
-    (2001, "one.active", 23, "FULFILLED", "PAID", "9100000001"),
-    (2002, "two.active", 20, "FULFILLED", "PAID", "9100000002"),
-    (2003, "two.active", 1, "UNFULFILLED", "PAID", "9100000003"),
-    (2004, "cancelled", 30, "FULFILLED", "PAID", "9100000005"),
-]
+STATUSES = {"active": "ACTIVE", "paused": "PAUSED", "cancelled": "CANCELLED"}
+FULFILLMENT = {"shipped": "FULFILLED", "completed": "FULFILLED", "partially_shipped": "PARTIALLY_FULFILLED"}
+FINANCIAL = {"awaiting_payment": "PENDING", "cancelled": "REFUNDED", "refunded": "REFUNDED"}
 
 blueprint = Blueprint("smartrr", __name__)
 
@@ -455,115 +406,113 @@ def client_env(base_url: str) -> dict[str, str]:
 # ---- seeded data --------------------------------------------------------------------------------
 
 
-def _customer(key: str, name: str, shopify_id: str) -> dict[str, Any]:
-    first, last = name.split(" ", 1)
+def _customer(customer: world.Customer) -> dict[str, Any]:
     return {
-        "id": _id("custRel", key),
-        "shopifyId": shopify_id,
-        "email": f"{key}@{DOMAIN}",
-        "firstName": first,
-        "lastName": last,
-        "phone": None,
+        "id": _id("custRel", str(customer.id)),
+        "shopifyId": str(6100000000 + customer.id),
+        "email": customer.email,
+        "firstName": customer.first_name,
+        "lastName": customer.last_name,
+        "phone": customer.phone or None,
         "createdDate": _stamp(_today() - timedelta(days=120), 9),
     }
 
 
-def _line_item(contract: str, product: str, quantity: int) -> dict[str, Any]:
-    variant, sku, price = PRODUCTS[product]
+def _line_item(contract: str, line: world.Line) -> dict[str, Any]:
+    product = line.product
+    price = f"{product.price:.2f}"
     return {
-        "id": _id("line", contract),
-        "quantity": quantity,
+        "id": _id("line", contract, product.sku),
+        "quantity": line.quantity,
         "basePrice": price,
-        "productName": product,
-        "variantName": variant,
-        "sku": sku,
+        "productName": product.name,
+        "variantName": product.variant,
+        "sku": product.sku,
         "vnt": {
-            "shopifyId": f"gid://shopify/ProductVariant/{4100 + list(PRODUCTS).index(product)}",
-            "sku": sku,
-            "variantTitle": variant,
-            "purchasable": {"purchasableName": product},
+            "shopifyId": f"gid://shopify/ProductVariant/{product.id}",
+            "sku": product.sku,
+            "variantTitle": product.variant,
+            "purchasable": {"purchasableName": product.name},
         },
     }
 
 
-def _purchase_state(
-    cust_rel_id: str,
-    contract: str,
-    status: str,
-    product: str,
-    quantity: int,
-    interval: str,
-    count: int,
-    nxt: int | None,
-) -> dict[str, Any]:
+def _purchase_state(cust_rel_id: str, subscription: world.Subscription) -> dict[str, Any]:
     today = _today()
+    count, interval = subscription.every
     policy = {"interval": interval, "intervalCount": count}
+    contract = subscription.id
+    cancelled = subscription.cancelled if subscription.status == "cancelled" else None
+    upcoming = subscription.next if subscription.status != "cancelled" else None
     return {
         "id": _id("purchaseState", contract),
         "shopifyId": contract,
         "custRelId": cust_rel_id,
-        "purchaseStateStatus": status,
-        "nextBillingDate": _stamp(today + timedelta(days=nxt)) if nxt is not None else None,
-        "createdDate": _stamp(today - timedelta(days=90), 9),
+        "purchaseStateStatus": STATUSES[subscription.status],
+        "nextBillingDate": _stamp(today + timedelta(days=upcoming)) if upcoming is not None else None,
+        "createdDate": _stamp(today + timedelta(days=subscription.created), 9),
         "updatedDate": _stamp(today - timedelta(days=1), 9),
-        "cancelledDate": _stamp(today - timedelta(days=CANCELLED_DAYS_AGO))
-        if status == "CANCELLED"
-        else None,
+        "cancelledDate": _stamp(today + timedelta(days=cancelled)) if cancelled is not None else None,
         "unpauseDate": None,
         "sellingPlanId": f"gid://shopify/SellingPlan/{interval.lower()}-{count}",
         "billingPolicy": dict(policy),
         "deliveryPolicy": dict(policy),
-        "stLineItems": [_line_item(contract, product, quantity)],
+        "stLineItems": [_line_item(contract, line) for line in subscription.items],
         "skippedDates": [],
     }
 
 
-def _order(
-    number: int, customer: dict[str, Any], days_ago: int, fulfillment: str, financial: str, state: dict
-):
-    item = state["stLineItems"][0]
-    processed = _stamp(_today() - timedelta(days=days_ago), 10)
+def _order(order: world.Order, customer: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+    processed = _stamp(_today() + timedelta(days=order.placed), 10)
+    cancelled = _stamp(_today() + timedelta(days=order.cancelled)) if order.cancelled is not None else None
+    address = order.customer.address
     return {
-        "id": _id("order", str(number)),
-        "shopifyId": f"56000000{number}",
-        "orderName": f"#{number}",
+        "id": _id("order", order.number),
+        "shopifyId": order.id or f"55000000{order.number}",
+        "orderName": f"#{order.number}",
         "orderProcessedDate": processed,
         "createdDate": processed,
         "custRelId": customer["id"],
-        "fulfillmentStatus": fulfillment,
-        "financialStatus": financial,
-        "cancelledAt": None,
-        "totalPrice": f"{float(item['basePrice']) * item['quantity']:.2f}",
+        "fulfillmentStatus": FULFILLMENT.get(order.status, "UNFULFILLED"),
+        "financialStatus": FINANCIAL.get(order.status, "PAID"),
+        "cancelledAt": cancelled,
+        "totalPrice": f"{order.total:.2f}",
         "currency": "USD",
         "items": [
             {
-                "productName": item["productName"],
-                "variantName": item["variantName"],
-                "sku": item["sku"],
-                "quantity": item["quantity"],
-                "price": item["basePrice"],
+                "productName": line.product.name,
+                "variantName": line.product.variant,
+                "sku": line.product.sku,
+                "quantity": line.quantity,
+                "price": f"{line.product.price:.2f}",
             }
+            for line in order.items
         ],
         "shippingAddress": {
             "firstName": customer["firstName"],
             "lastName": customer["lastName"],
-            "address1": f"{number} Roast Avenue",
-            "address2": None,
-            "city": "Portland",
-            "province": "Oregon",
-            "provinceCode": "OR",
-            "zip": "97205",
-            "country": "United States",
-            "countryCode": "US",
+            "address1": address.street,
+            "address2": address.street2 or None,
+            "city": address.city,
+            "province": address.state_name,
+            "provinceCode": address.state,
+            "zip": address.zip,
+            "country": address.country_name,
+            "countryCode": address.country,
         },
         "sts": [{"id": state["id"], "shopifyId": state["shopifyId"]}],
     }
 
 
+BUYER_ADDRESS = world.Address("1 Roast Avenue", "Portland", "OR", "97205", "US")
+
+
 def backfill(data: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     """Other customers (no subscriptions), created after the seeded ones: a shop bigger than a page."""
     for n in range(int(spec.get("count", 300))):
-        customer = _customer(f"buyer{n}", f"Buyer Number{n}", f"77{n:08d}")
+        email = f"buyer{n}@smartrr.example"
+        buyer = world.Customer(1_000_000 + n, f"Buyer Number{n}", email, "", BUYER_ADDRESS)
+        customer = _customer(buyer)
         customer["createdDate"] = _stamp(_today() - timedelta(days=1), 9)
         data["customers"][customer["id"]] = customer
     return {"customers": len(data["customers"])}
@@ -571,18 +520,20 @@ def backfill(data: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
 
 def seed(data: dict[str, Any]) -> None:
     data.clear()
+    the_world = world.load()
     customers: dict[str, dict[str, Any]] = {}
+    by_email: dict[str, dict[str, Any]] = {}
+    for person in the_world.customers:
+        customer = _customer(person)
+        customers[customer["id"]] = by_email[person.email] = customer
     states: dict[str, dict[str, Any]] = {}
     by_contract: dict[str, dict[str, Any]] = {}
-    by_key: dict[str, dict[str, Any]] = {}
-    for key, (name, shopify_id, subscriptions) in CUSTOMERS.items():
-        customer = _customer(key, name, shopify_id)
-        customers[customer["id"]] = by_key[key] = customer
-        for spec in subscriptions:
-            state = _purchase_state(customer["id"], *spec)
-            states[state["id"]] = by_contract[state["shopifyId"]] = state
+    for subscription in the_world.subscriptions:
+        state = _purchase_state(by_email[subscription.customer.email]["id"], subscription)
+        states[state["id"]] = by_contract[state["shopifyId"]] = state
     orders = {}
-    for number, key, days_ago, fulfillment, financial, contract in ORDERS:
-        order = _order(number, by_key[key], days_ago, fulfillment, financial, by_contract[contract])
-        orders[order["id"]] = order
+    for order in the_world.orders_in("shopify"):
+        if order.subscription:
+            row = _order(order, by_email[order.customer.email], by_contract[order.subscription])
+            orders[row["id"]] = row
     data.update(customers=customers, purchase_states=states, orders=orders)
