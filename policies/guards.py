@@ -426,7 +426,11 @@ class GuardedTools:
             raise KeyError(f"unknown tool {tool!r}")
         args = dict(args)
         if found.writes:
-            reason = self.check(found, args)
+            verdicts = self.verdicts(found, args)
+            witness = getattr(self.port, "guards_checked", None)  # a simulation's trace records them
+            if callable(witness):
+                witness(step_key, found.name, args, verdicts)
+            reason = next((said for _, said in verdicts if said), None)
             if reason:
                 raise ToolRefused(reason)
         result = self.port.call_tool(step_key, found.name, args)
@@ -437,14 +441,19 @@ class GuardedTools:
 
     def check(self, tool: Tool, args: Mapping[str, Any]) -> str | None:
         """The first guard the call breaks, as a sentence; None when every guard holds."""
+        return next((reason for _, reason in self.verdicts(tool, args) if reason), None)
+
+    def verdicts(self, tool: Tool, args: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+        """Every guard of the tool, in order, with the sentence it refuses with (None: it holds).
+        The checks only read the facts, so evaluating them all costs nothing and shows every reason."""
+        said: list[tuple[str, str | None]] = []
         for name in tool.guards:
             check = GUARDS.get(name)
             if check is None:
-                return f"@{tool.name} declares an unknown guard {name!r}"
-            reason = check(self.facts, tool, args, self.policy_guards)
-            if reason:
-                return reason
-        return None
+                said.append((name, f"@{tool.name} declares an unknown guard {name!r}"))
+            else:
+                said.append((name, check(self.facts, tool, args, self.policy_guards)))
+        return said
 
     def confirm(self, tool: str, args: Mapping[str, Any]) -> str:
         """The customer said yes to exactly this call: it may now run once."""

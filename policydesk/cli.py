@@ -24,6 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     validate = commands.add_parser("validate", help="lint policy documents (default: the built-in library)")
     validate.add_argument("paths", nargs="*", help="policy files or folders")
 
+    from policydesk.simulation.cli import add_arguments as simulate_arguments
+
+    simulate = commands.add_parser("simulate", help="try a policy on a conversation, every write simulated")
+    simulate_arguments(simulate)
+
     commands.add_parser("tools", help="list every tool a policy can call, like the @ menu of an editor")
 
     commands.add_parser("offers", help="retention offers: tickets kept and cancelled per policy variant")
@@ -38,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         "sandbox": _sandbox,
         "classify": _classify,
         "validate": _validate,
+        "simulate": _simulate,
         "tools": _tools,
         "offers": _offers,
         "redis": _redis,
@@ -77,6 +83,12 @@ def _validate(args: argparse.Namespace) -> int:
     from policies.lint import validate_main
 
     return validate_main(args.paths, sys.stdout)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from policydesk.simulation.cli import simulate_main
+
+    return simulate_main(args)
 
 
 def _tools(args: argparse.Namespace) -> int:

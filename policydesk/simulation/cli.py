@@ -1,0 +1,137 @@
+"""`policydesk simulate POLICY`: the test screen in the terminal.
+
+Reads come from a sandbox started in this process (every platform's env is pointed at it for the
+run), or with --live-reads from the store's configured platforms; either way every write is only
+recorded and nothing is sent to a helpdesk. Exit status: 0 when the conversation ran, 2 when it
+could not start (unknown policy, a bad context or script).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from policydesk.simulation.session import Simulation
+
+PROMPT = "customer> "
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("policy", help="a library policy's id or title, or a policy file (.md)")
+    parser.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        metavar="ROOT.KEY=VALUE",
+        help="context the helpdesk would give, e.g. customer.email=jane@example.com (repeatable)",
+    )
+    parser.add_argument(
+        "--context-file", type=Path, help="a JSON file {customer, ticket, brand, facts, today}"
+    )
+    parser.add_argument("--helpdesk", choices=["salesforce", "kustomer", "freshdesk"])
+    parser.add_argument("--script", type=Path, help="play these customer turns instead of prompting")
+    parser.add_argument(
+        "--live-reads",
+        action="store_true",
+        help="read from the store's configured platforms (read-only; the helpdesk is never called)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the whole trace as JSON at the end")
+
+
+def simulate_main(args: argparse.Namespace, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
+    # imported here: `policydesk --help` and the other commands need none of the engines
+    from policydesk.simulation.script import load_script
+    from policydesk.simulation.session import Simulation, SimulationError, parse_context
+
+    try:
+        script = load_script(args.script) if args.script else None
+        base = _context_file(args.context_file) if args.context_file else {}
+        if script and script.context:
+            base = {**script.context, **base}
+        context = parse_context(args.context, base)
+        helpdesk = args.helpdesk or (script.helpdesk if script else None)
+        with _reads(live=args.live_reads):
+            simulation = Simulation(
+                args.policy, context=context, helpdesk=helpdesk, live_reads=args.live_reads
+            )
+            _play(simulation, script.turns if script else None, stdin, out)
+    except SimulationError as exc:
+        print(f"policydesk simulate: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(simulation.trace.to_json(), file=out)
+    return 0
+
+
+def _play(simulation: Simulation, turns: list[str] | None, stdin: TextIO, out: TextIO) -> None:
+    from policydesk.simulation.render import end_text, turn_text
+
+    trace = simulation.trace
+    print(
+        f"simulating {trace.policy} on {simulation.helpdesk} with the {trace.engine} engine, reads from "
+        f"{trace.reads_from}; every write is simulated and nothing is sent",
+        file=out,
+    )
+    if turns is None:
+        print("type as the customer; an empty line or Ctrl-D ends\n", file=out)
+    for said in turns if turns is not None else _typed(stdin, out):
+        if turns is not None:
+            print(f"{PROMPT}{said}", file=out)
+        print(turn_text(simulation.say(said), trace.policy), file=out)
+        print(end_text(trace.end), file=out)
+        if simulation.finished:
+            break
+        print(file=out)
+
+
+def _typed(stdin: TextIO, out: TextIO) -> Iterator[str]:
+    while True:
+        out.write(PROMPT)
+        out.flush()
+        line = stdin.readline()
+        if not line.strip():
+            return
+        yield line.strip()
+
+
+def _context_file(path: Path) -> dict[str, Any]:
+    from policydesk.simulation.session import SimulationError
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SimulationError(f"cannot read the context file {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SimulationError(f"the context file {path} must hold a JSON object")
+    return data
+
+
+@contextmanager
+def _reads(*, live: bool) -> Iterator[None]:
+    """The sandbox for the run's reads, unless live: every platform's env points at it meanwhile."""
+    if live:
+        yield
+        return
+    from connectors.sandbox.server import SandboxServer
+    from worker.embedded_redis import data_dir
+
+    sandbox = SandboxServer(cert_dir=data_dir() / "tls").start()
+    pointed = sandbox.env()
+    saved = {key: os.environ.get(key) for key in pointed}
+    os.environ.update(pointed)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        sandbox.stop()
