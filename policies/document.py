@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 ENGINES = ("flow", "agent", "auto")
+MODES = ("live", "draft", "shadow", "off")  # how far a policy acts on real tickets (policies.modes)
 FRONT_MATTER_FIELDS = (
     "id",
     "title",
@@ -49,6 +50,7 @@ FRONT_MATTER_FIELDS = (
     "platforms",
     "guards",
     "engine",
+    "mode",
     "description",
     "variants",
 )
@@ -183,6 +185,7 @@ class PolicyDocument:
     platforms: list[str] = field(default_factory=list)
     guards: dict[str, Any] = field(default_factory=dict)
     engine: str = "auto"
+    mode: str = "live"
     variants: list[str] = field(default_factory=list)
     description: str = ""
     meta_lines: dict[str, int] = field(default_factory=dict)
@@ -317,6 +320,11 @@ def _parse_front_matter(doc: PolicyDocument, text: str) -> None:
         doc.error(line("engine"), f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     else:
         doc.engine = engine
+    mode = meta.get("mode", "live")
+    if mode not in MODES:
+        doc.error(line("mode"), f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    else:
+        doc.mode = mode
     description = meta.get("description")
     doc.description = description.strip() if isinstance(description, str) else ""
     variants, problems = parse_variants(meta.get("variants"))

@@ -26,11 +26,11 @@ from policies.router import default_library
 from policies.runtime import PolicyPort, PolicyState
 from policydesk.cli import main as policydesk_main
 from policydesk.simulation.cli import add_arguments, simulate_main
-from policydesk.simulation.port import SimulationPort
 from policydesk.simulation.session import Simulation, SimulationError
-from policydesk.simulation.trace import Trace
 from worker.conversation import Conversation
 from worker.policy_port import derived_reference
+from worker.simulation.port import SimulationPort
+from worker.simulation.trace import Trace
 
 DE = "delivered.eligible@bigcommerce.example"  # owns 5001, delivered, eligible for a replacement
 AF = "awaiting.fulfillment@bigcommerce.example"  # owns 5007, not shipped yet

@@ -29,6 +29,7 @@ class Conversation:
     transcript: list[dict[str, Any]] = field(default_factory=list)
     seen_messages: list[str] = field(default_factory=list)
     handoff_reason: str | None = None
+    mode: str = "live"  # the policy's roll-out mode when the ticket was opened (policies.modes)
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 

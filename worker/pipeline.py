@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -26,6 +26,7 @@ from connectors.models import Message, Ticket
 from connectors.tools import ToolRegistry, load_all_tools
 from policies.classifier import Classification, Classifier
 from policies.engines import PolicyEngine
+from policies.modes import MODES, Mode, policy_mode
 from policies.router import default_library, route
 from policies.runtime import PolicyPort, PolicyState
 from policies.variants import variant_for
@@ -36,6 +37,7 @@ from worker.ledger import ActionLedger
 from worker.notes import triage_note
 from worker.offers import record_turn
 from worker.policy_port import TicketPolicyPort
+from worker.rehearsal import rehearse_turn
 from worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ EngineStep = Callable[[PolicyPort, PolicyState], PolicyState]
 @dataclass(frozen=True)
 class Outcome:
     result: str  # triaged | waiting | resolved | handed_off | duplicate | ignored | human_has_it
+    #              | shadow | draft (a rehearsal turn: detail is the policy's state)
     detail: str = ""
 
 
@@ -109,11 +112,18 @@ class EventProcessor:
         conversation.context["variant"] = variant_for(
             default_library().get(policy), event.helpdesk, event.ticket_id
         )
-        return self._run(
-            conversation,
-            lambda port, state: self.engine.start(state, policy, conversation.context, port),
-            policy,
-        )
+
+        def start(port: PolicyPort, state: PolicyState) -> PolicyState:
+            return self.engine.start(state, policy, conversation.context, port)
+
+        mode = policy_mode(default_library().get(policy))
+        if mode == "off":
+            self._hand_off(conversation, f"policy {policy} is switched off (mode: off)")
+            return Outcome("triaged", f"policy {policy} is off")
+        if mode != "live":
+            conversation.mode = mode
+            return self._rehearse(conversation, start, policy)
+        return self._run(conversation, start, policy)
 
     def _customer_message(self, event: TicketEvent, conversation: Conversation) -> Outcome:
         if conversation.saw(event.message_id):
@@ -123,6 +133,8 @@ class EventProcessor:
             return Outcome("duplicate", "no new customer message")
         conversation.mark_seen(message.id)
         conversation.note_turn("customer", message.text)
+        if conversation.mode in ("shadow", "draft"):
+            return self._rehearse_reply(conversation, message.text)
         if conversation.status == "handed_off":
             self.store.save(conversation)
             return Outcome("human_has_it", "a person owns this ticket; the bot stays silent")
@@ -177,6 +189,37 @@ class EventProcessor:
         log.info("policy turn ticket=%s policy=%s status=%s", conversation.key, state.policy_id, state.status)
         return Outcome(state.status, state.outcome or "")
 
+    def _rehearse(self, conversation: Conversation, step: EngineStep, policy: str) -> Outcome:
+        """A shadow or draft turn (worker.rehearsal): every write simulated, nothing sent."""
+        mode = policy_mode_of(conversation)
+        ledger = ActionLedger(self.redis, conversation.key)
+        state = rehearse_turn(
+            conversation,
+            mode,
+            step,
+            policy,
+            registry=self.registry,
+            client=self.redis,
+            engine=self.engine.choose(policy) or "none",
+            today=datetime.now(UTC).date(),
+            actions=TicketActions(self.desk, ledger, conversation) if mode == "draft" else None,
+        )
+        conversation.status = state.status
+        self.store.save(conversation)
+        log.info("rehearsal ticket=%s mode=%s status=%s", conversation.key, mode, state.status)
+        return Outcome(mode, state.status)
+
+    def _rehearse_reply(self, conversation: Conversation, text: str) -> Outcome:
+        saved = PolicyState.from_dict(conversation.policy)
+        if conversation.status != "waiting" or saved.policy_id is None:
+            self.store.save(conversation)
+            return Outcome("human_has_it", f"the {conversation.mode} rehearsal has ended; people have it")
+        return self._rehearse(
+            conversation,
+            lambda port, state: self.engine.resume(state, text, conversation.context, port),
+            saved.policy_id,
+        )
+
     def _human_took_over(self, ticket_id: str) -> bool:
         """An agent assigned to the ticket (not our own API user) means a person is handling it."""
         assignee = self.desk.get_ticket(ticket_id).assignee_id
@@ -190,6 +233,10 @@ class EventProcessor:
         conversation.status = "handed_off"
         conversation.handoff_reason = reason
         self.store.save(conversation)
+
+
+def policy_mode_of(conversation: Conversation) -> Mode:
+    return cast(Mode, conversation.mode if conversation.mode in MODES else "live")
 
 
 def bot_user_ids() -> set[str]:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from policydesk.simulation.trace import TraceEvent
+from worker.simulation.trace import TraceEvent
 
 MAX_VALUE = 100
 INDENT = "    "

@@ -24,12 +24,12 @@ from policies.library import PolicyLibrary
 from policies.router import default_library
 from policies.runtime import PolicyState
 from policies.variants import variant_for
-from policydesk.simulation.port import HELPDESKS, SimulationPort
-from policydesk.simulation.trace import Trace, TraceEvent
 from worker.conversation import Conversation
 from worker.events import TicketEvent
 from worker.notes import triage_note
 from worker.pipeline import flow_context, known_facts
+from worker.simulation.port import HELPDESKS, SimulationPort
+from worker.simulation.trace import Trace, TraceEvent
 
 TICKET_ID = "SIMULATED-1"
 CONTEXT_ROOTS = ("customer", "ticket", "brand", "facts")

@@ -4,7 +4,7 @@ Why it cannot write: on construction it keeps, of the tool registry, only the re
 Of a write tool it keeps the name and nothing else, so there is no object here through which a write
 connector could be called; and it holds no helpdesk client at all (replies, notes and ticket updates
 exist only as trace events). A write the guards allowed comes back with the result it would have
-had (policydesk.simulation.would_be), so the policy goes on as it would after the real one.
+had (worker.simulation.would_be), so the policy goes on as it would after the real one.
 
 The guards are not re-implemented: both engines call tools through policies.guards.GuardedTools, as
 they do in the worker, and GuardedTools shows this port every write's verdicts (`guards_checked`)
@@ -27,12 +27,12 @@ from typing import Any
 from connectors.tools import Tool, ToolRegistry, normalize
 from policies.guards import ref
 from policies.runtime import Handoff
-from policydesk.simulation.trace import Trace
-from policydesk.simulation.would_be import would_be_result
 from worker.actions import LIFECYCLE_TAGS
 from worker.conversation import Conversation
 from worker.notes import handoff_note
 from worker.policy_port import REFERENCE_ARG, derived_reference
+from worker.simulation.trace import Trace
+from worker.simulation.would_be import would_be_result
 
 HELPDESKS = ("salesforce", "kustomer", "freshdesk")
 MAX_WALK_DEPTH = 4
