@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("tools", help="list every tool a policy can call, like the @ menu of an editor")
 
+    shadow = commands.add_parser("shadow", help="what policies in shadow or draft mode would have done")
+    shadow.add_argument("action", choices=["report"])
+
     commands.add_parser("offers", help="retention offers: tickets kept and cancelled per policy variant")
 
     redis_cmd = commands.add_parser("redis", help="the embedded Redis used when REDIS_URL is unset")
@@ -46,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         "simulate": _simulate,
         "tools": _tools,
         "offers": _offers,
+        "shadow": _shadow,
         "redis": _redis,
     }[args.command]
     return handler(args)
@@ -109,6 +113,14 @@ def _offers(args: argparse.Namespace) -> int:
     for row in rows:
         rate = f"{row.keep_rate:.0%}" if row.keep_rate is not None else "-"
         print(f"{row.policy:<48} {row.variant:<10} {row.kept:>6} {row.cancelled:>10} {rate:>10}")
+    return 0
+
+
+def _shadow(args: argparse.Namespace) -> int:
+    from worker.redis_conn import get_redis
+    from worker.rehearsal import rehearsal_report, report_text
+
+    print(report_text(rehearsal_report(get_redis())))
     return 0
 
 

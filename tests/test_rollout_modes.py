@@ -21,9 +21,10 @@ from connectors.tools import load_all_tools
 from policies.classifier import LocalClassifier
 from policies.document import parse_policy
 from policies.modes import policy_mode
+from policydesk.cli import main as policydesk_main
 from worker.events import TicketEvent
 from worker.pipeline import EventProcessor
-from worker.rehearsal import rehearsals
+from worker.rehearsal import rehearsal_report, rehearsals
 from worker.settings import load_settings
 
 AF = "awaiting.fulfillment@bigcommerce.example"  # owns 5007, not shipped yet
@@ -92,6 +93,31 @@ def test_shadow_posts_nothing_and_keeps_the_would_be_cancel(
     turns = rehearsals(processor.redis, "freshdesk", ticket_id)
     assert [t["trace"]["end"]["status"] for t in turns] == ["waiting", "resolved"]
     assert turns[0]["trace"]["events"][-2]["text"].startswith("Order 5007 hasn't shipped yet")
+
+
+@pytest.mark.parametrize("mode", ["shadow"], indirect=True)
+def test_the_shadow_report_sums_what_each_policy_would_have_done(
+    mode: str, processor: EventProcessor, sandbox_api: requests.Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    play(processor, sandbox_api)  # resolved with a cancel
+    other = "delivered.eligible@bigcommerce.example"  # 5007 is not theirs
+    spec = {"subject": "Cancel", "text": "Please cancel my order #5007", "email": other, "name": "Dana"}
+    ticket = sandbox_api.post(f"{sandbox_api.base_url}/_sandbox/freshdesk/tickets", json=spec).json()
+    processor.process(TicketEvent("freshdesk", str(ticket["ticket_id"]), "created", requester_email=other))
+
+    (summary,) = rehearsal_report(processor.redis)
+    assert (summary.policy, summary.mode, summary.tickets) == (POLICY, "shadow", 2)
+    assert summary.ends == {"resolved": 1, "handed_off": 1}
+    assert list(summary.reasons) == [
+        "the order named in the ticket (#5007) belongs to a different customer than the one verified: "
+        "nothing was changed"
+    ]
+    assert summary.writes == {"cancel_bigcommerce_order": 1}
+    assert policydesk_main(["shadow", "report"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[1].split()[:3] == [POLICY, "shadow", "2"]
+    assert "would write x1: @cancel_bigcommerce_order" in printed
+    assert writes(sandbox_api) == []
 
 
 @pytest.mark.parametrize("mode", ["draft"], indirect=True)

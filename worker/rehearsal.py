@@ -4,7 +4,8 @@ A policy in `shadow` or `draft` mode (policies.modes) runs on its real tickets w
 context and guards as a live one, but through worker.simulation.SimulationPort: reads go to the
 store's platforms, every write is only recorded, nothing is sent to the customer. Each turn's trace
 is kept in Redis beside the conversation (`rehearsals`), so a person can compare what the policy
-would have done with what the team did.
+would have done with what the team did; `rehearsal_report` sums them per policy and mode for
+`policydesk shadow report`.
 
 - shadow: policydesk writes nothing at all to the ticket, so it stays in the team's queue exactly
   as if policydesk were not there.
@@ -16,7 +17,9 @@ would have done with what the team did.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -32,6 +35,7 @@ from worker.simulation.trace import Trace
 
 EngineStep = Callable[[PolicyPort, PolicyState], PolicyState]
 MAX_REHEARSALS = 50  # turns kept per ticket
+TOP_REASONS = 3
 
 
 def rehearsal_key(helpdesk: str, ticket_id: str) -> str:
@@ -63,7 +67,12 @@ def rehearse_turn(
         state.status = "handed_off"
         conversation.handoff_reason = "the policy stopped without reaching an outcome"
     conversation.policy = state.to_dict()
-    trace.end = {"status": state.status, "waiting_for": state.waiting_for, "outcome": state.outcome}
+    trace.end = {
+        "status": state.status,
+        "waiting_for": state.waiting_for,
+        "outcome": state.outcome,
+        "handoff_reason": conversation.handoff_reason if state.status == "handed_off" else None,
+    }
     _keep(client, conversation, mode, turn, trace)
     if mode == "draft" and actions is not None:
         actions.note(f"draft-{turn}", draft_note(trace, state))
@@ -89,6 +98,60 @@ def draft_note(trace: Trace, state: PolicyState) -> str:
 def rehearsals(client: redis.Redis, helpdesk: str, ticket_id: str) -> list[dict[str, Any]]:
     """Every rehearsed turn of a ticket, oldest first: {mode, turn, trace}."""
     return [json.loads(raw) for raw in client.lrange(rehearsal_key(helpdesk, ticket_id), 0, -1)]
+
+
+@dataclass
+class RehearsalSummary:
+    """What one policy in one mode would have done on the tickets it rehearsed on."""
+
+    policy: str
+    mode: str
+    tickets: int = 0
+    ends: Counter[str] = field(default_factory=Counter)  # resolved / waiting / handed_off, last turn
+    reasons: Counter[str] = field(default_factory=Counter)  # why the hand-offs
+    writes: Counter[str] = field(default_factory=Counter)  # would-be writes by tool
+
+    def count(self, status: str) -> int:
+        return self.ends.get(status, 0)
+
+
+def rehearsal_report(client: redis.Redis) -> list[RehearsalSummary]:
+    """Every rehearsed ticket kept in Redis, summed per policy and mode, in policy order."""
+    summaries: dict[tuple[str, str], RehearsalSummary] = {}
+    for key in client.scan_iter(match=rehearsal_key("*", "*"), count=500):
+        turns = [json.loads(raw) for raw in client.lrange(key, 0, -1)]
+        if not turns:
+            continue
+        first, last = turns[0], turns[-1]
+        policy, mode = str(first["trace"].get("policy") or "?"), str(first.get("mode") or "?")
+        summary = summaries.setdefault((policy, mode), RehearsalSummary(policy, mode))
+        summary.tickets += 1
+        end = last["trace"].get("end") or {}
+        summary.ends[str(end.get("status") or "unknown")] += 1
+        if end.get("handoff_reason"):
+            summary.reasons[str(end["handoff_reason"])] += 1
+        for turn in turns:
+            for event in turn["trace"].get("events") or []:
+                if event.get("kind") == "would_write":
+                    summary.writes[str(event.get("tool"))] += 1
+    return [summaries[key] for key in sorted(summaries)]
+
+
+def report_text(summaries: list[RehearsalSummary]) -> str:
+    """The table `policydesk shadow report` prints."""
+    if not summaries:
+        return "no shadow or draft rehearsals recorded yet"
+    lines = [f"{'POLICY':<44} {'MODE':<7} {'TICKETS':>7} {'RESOLVE':>8} {'ASK':>5} {'HAND OFF':>9}"]
+    for s in summaries:
+        lines.append(
+            f"{s.policy:<44} {s.mode:<7} {s.tickets:>7} {s.count('resolved'):>8} "
+            f"{s.count('waiting'):>5} {s.count('handed_off'):>9}"
+        )
+        for reason, times in s.reasons.most_common(TOP_REASONS):
+            lines.append(f"    hand-off x{times}: {reason}")
+        for tool, times in s.writes.most_common():
+            lines.append(f"    would write x{times}: @{tool}")
+    return "\n".join(lines)
 
 
 def _keep(client: redis.Redis, conversation: Conversation, mode: str, turn: int, trace: Trace) -> None:
