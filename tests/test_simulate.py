@@ -317,3 +317,25 @@ def test_bad_input_is_a_message_and_exit_status_2(
     assert "has no customer turns" in capsys.readouterr().err
     with pytest.raises(SimulationError, match="unknown helpdesk"):
         Simulation("single-order-cancellation", helpdesk="zendesk")
+
+
+def test_live_reads_use_the_configured_platforms_and_still_write_nothing(
+    configured: dict[str, str], tmp_path: Path, sandbox_api: requests.Session
+) -> None:
+    """With --live-reads no sandbox is started: the configured platforms (here the test sandbox,
+    standing in for a store) answer the reads, and their write log stays empty."""
+    turns = tmp_path / "cancel.txt"
+    turns.write_text("Please cancel my order #5007, I changed my mind.\nYes\n")
+    code, out = run_command(
+        [
+            "single-order-cancellation",
+            "--live-reads",
+            "--context",
+            f"customer.email={AF}",
+            "--script",
+            str(turns),
+        ]
+    )
+    assert code == 0 and "reads from the store's platforms, read-only" in out
+    assert 'WOULD @cancel_bigcommerce_order(order_id="5007")' in out
+    assert sandbox_writes(sandbox_api) == []
