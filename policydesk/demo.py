@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from connectors.sandbox.server import SandboxServer
 from policydesk.customers import OpenedTicket, SandboxCustomers
-from policydesk.stack import WebProcess, WorkerProcess
-from worker import embedded_redis
+from policydesk.stack import WebProcess, local_stack
 
 EMAIL = "jane.doe@example.com"
 CLAUDE_VARS = ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL")
@@ -127,29 +124,10 @@ def run_demo(keep: bool = False) -> int:
         print(
             "engine: deterministic flows (set ANTHROPIC_API_KEY to run agent-preferring policies on Claude)\n"
         )
-    redis_url = embedded_redis.ensure_running(folder / "redis")
-    sandbox = SandboxServer(cert_dir=folder / "tls").start()
-    env = {
-        "REDIS_URL": redis_url,
-        "POLICYDESK_DATA_DIR": str(folder),
-        "KUSTOMER_WEBHOOK_SECRET": secrets.token_hex(16),
-        "FRESHDESK_WEBHOOK_USER": "policydesk",
-        "FRESHDESK_WEBHOOK_PASSWORD": secrets.token_hex(16),
-        "SALESFORCE_ORG_ID": "00D5g000004AbCdEAF",
-        **sandbox.env(),
-        **claude,
-    }
-    web = worker = None
     try:
-        web = WebProcess(env, log_dir=folder / "logs").start()
-        worker = WorkerProcess(env, log_dir=folder / "logs").start()
-        return _play(SandboxCustomers(sandbox.url, str(sandbox.cert), env), web)
+        with local_stack(folder, env=claude) as stack:
+            return _play(stack.customers, stack.web)
     finally:
-        for process in (worker, web):
-            if process:
-                process.stop()
-        sandbox.stop()
-        embedded_redis.stop(folder / "redis")
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
         else:

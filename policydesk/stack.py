@@ -7,15 +7,20 @@ what a deployment does.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
+from policydesk.customers import SandboxCustomers
 
 PLATFORM_MARKERS = ("DYNO", "PORT", "POLICYDESK_ENV")
 
@@ -145,3 +150,44 @@ def _terminate(proc: subprocess.Popen | None, grace: float = 10) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    env: dict[str, str]
+    web: WebProcess
+    customers: SandboxCustomers
+
+
+@contextmanager
+def local_stack(
+    folder: Path, *, env: Mapping[str, str] | None = None, workers: int = 2
+) -> Iterator[LocalStack]:
+    """The whole deployment on this machine, in `folder`: an embedded Redis, the sandbox, gunicorn and a
+    Celery worker of `workers` processes, with fresh webhook secrets; all stopped on exit."""
+    from connectors.sandbox.server import SandboxServer
+    from worker import embedded_redis
+
+    redis_url = embedded_redis.ensure_running(folder / "redis")
+    sandbox = SandboxServer(cert_dir=folder / "tls").start()
+    full_env = {
+        "REDIS_URL": redis_url,
+        "POLICYDESK_DATA_DIR": str(folder),
+        "KUSTOMER_WEBHOOK_SECRET": secrets.token_hex(16),
+        "FRESHDESK_WEBHOOK_USER": "policydesk",
+        "FRESHDESK_WEBHOOK_PASSWORD": secrets.token_hex(16),
+        "SALESFORCE_ORG_ID": "00D5g000004AbCdEAF",
+        **sandbox.env(),
+        **(env or {}),
+    }
+    web = worker = None
+    try:
+        web = WebProcess(full_env, log_dir=folder / "logs").start()
+        worker = WorkerProcess(full_env, concurrency=workers, log_dir=folder / "logs").start()
+        yield LocalStack(full_env, web, SandboxCustomers(sandbox.url, str(sandbox.cert), full_env))
+    finally:
+        for process in (worker, web):
+            if process:
+                process.stop()
+        sandbox.stop()
+        embedded_redis.stop(folder / "redis")
