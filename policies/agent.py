@@ -7,8 +7,9 @@ Same interface and the same safety as the flow engine (policies.flow):
 - Every registry tool call goes through `policies.guards.GuardedTools`, whoever asked for it. A refused
   call is given back to the model as an error tool_result; the second refusal in a conversation hands
   off. The model cannot authorise a write: it can only ask the customer a question that names the exact
-  call (`reply_to_customer.confirms`), and the customer's next message is read by the offline yes/no
-  extractor, never by the model, before `GuardedTools.confirm` is called.
+  call (`reply_to_customer.confirms`); the customer's next message is read by the understanding layer
+  (policies.understanding) against that question, and only its verdict, a plain yes to that very tool,
+  reaches `GuardedTools.confirm`. A request for a person in any message hands off at once.
 - Step keys come from the saved turn number and the step's index in the turn
   (`agent/<policy>/<turn>/<n>`), never from model output ids, so a re-run of a turn after a crash asks
   the worker's ledger for the same actions. A port that offers `remember(step_key, compute)` also
@@ -54,7 +55,7 @@ from policies.flow import summarize
 from policies.guards import GuardedTools, ToolRefused
 from policies.library import PolicyLibrary
 from policies.runtime import FlowContext, Frame, Handoff, PolicyPort, PolicyState
-from policies.slots import extract_yes_no
+from policies.understanding import Confirmation, Question, Reader, Reading, Understanding, default_reader
 
 __all__ = [
     "AgentEngine",
@@ -160,12 +161,14 @@ class AgentEngine:
         *,
         settings: ClaudeSettings | None = None,
         env: Mapping[str, str] = os.environ,
+        reader: Reader | None = None,
     ):
         self.library = library
         self.registry = registry
         self.client = client
         self.settings = settings or claude_settings(env)
         self.env = env
+        self.reader = reader or default_reader()
 
     @staticmethod
     def running(state: PolicyState | None) -> bool:
@@ -193,8 +196,18 @@ class AgentEngine:
             )
             return state
         text = str(context.ticket.get("text") or "")
+        if turn.understand(text, None).wants_person:
+            turn.hand_off("the customer asked to talk to a person")
+            return state
         turn.run([{"type": "text", "text": customer_message(text, str(context.ticket.get("subject") or ""))}])
         return state
+
+    def question(self, state: PolicyState) -> Question:
+        """What the agent asked, as far as it matters for reading the reply: the write it named."""
+        pending = state.agent.get("pending_confirmation")
+        if isinstance(pending, Mapping) and pending.get("tool"):
+            return Question("yes_no", str(pending.get("question") or ""), action=str(pending["tool"]))
+        return Question.open()
 
     def resume(
         self,
@@ -202,6 +215,7 @@ class AgentEngine:
         customer_message_text: str,
         context: FlowContext | Mapping[str, Any] | None,
         port: PolicyPort,
+        reading: Reading | None = None,
     ) -> PolicyState:
         """Continue the conversation with the customer's answer. A finished one is returned unchanged."""
         state = state.copy()
@@ -209,8 +223,15 @@ class AgentEngine:
             return state
         state.status, state.waiting_for = "active", None
         turn = _Turn(self, state, FlowContext.of(context), port)
-        blocks = [{"type": "text", "text": customer_message(customer_message_text or "")}]
-        confirmation = turn.read_confirmation(customer_message_text or "")
+        text = customer_message_text or ""
+        reading = turn.understand(
+            text, reading if reading is not None else self.reader.read(text, self.question(state))
+        )
+        if reading.wants_person:
+            turn.hand_off("the customer asked to talk to a person")
+            return state
+        blocks = [{"type": "text", "text": customer_message(text)}]
+        confirmation = turn.read_confirmation(reading)
         if confirmation:
             blocks.append({"type": "text", "text": confirmation})
         turn.run(blocks)
@@ -430,6 +451,8 @@ class _Turn:
             return problem
         pending, why = self.confirmation_request(args.get("confirms"), prompt)
         self.port.reply(self.key(self.steps), str(text).strip())
+        if pending is not None:
+            pending["question"] = str(text).strip()[:1500]  # what the customer's yes or no answers
         self.memory["pending_confirmation"] = pending
         self.state.status, self.state.waiting_for = "waiting", "customer"
         answer = "sent; the customer's answer follows"
@@ -451,28 +474,38 @@ class _Turn:
             return None, f"confirms ignored: @{tool.name} takes no argument(s) {sorted(unknown)}"
         return {"tool": tool.name, "args": json.loads(json.dumps(args, default=str))}, ""
 
-    def read_confirmation(self, message: str) -> str:
-        """The customer's answer to a question that named a call, read offline: the model never decides it."""
+    def understand(self, text: str, reading: Reading | None) -> Reading:
+        """Fold one customer message into what the conversation knows (the flow engine's `$said`)."""
+        reading = reading if reading is not None else self.engine.reader.read(text, Question.open())
+        memory = Understanding.from_dict(self.state.understood)
+        memory.add(reading, text)
+        self.state.understood = memory.to_dict()
+        return reading
+
+    def read_confirmation(self, reading: Reading) -> str:
+        """The customer's answer to a question that named a call, as the understanding layer read it:
+        the model never decides it, and only a plain yes to that very tool is recorded."""
         pending = self.memory.pop("pending_confirmation", None)
         doc = self.doc()
         if not isinstance(pending, Mapping) or doc is None:
             return ""
         tool, args = str(pending.get("tool")), dict(pending.get("args") or {})
         shown = f"@{tool} {json.dumps(args, sort_keys=True, default=str)}"
-        answer = extract_yes_no(message)
-        if answer is True:
+        verdict = Confirmation.of(reading, tool)
+        if verdict.authorises(tool):
             try:
-                self.guarded(doc).confirm(tool, args)
+                recorded = self.guarded(doc).confirm(tool, args, verdict)
             except KeyError:
                 return ""
-            self.note(f"customer confirmed @{tool}")
-            return (
-                f"[policydesk] The customer's answer reads as YES to {shown}. That exact call may run once."
-            )
-        if answer is False:
+            if recorded:
+                self.note(f"customer confirmed @{tool}")
+                yes = f"[policydesk] The customer's answer reads as YES to {shown}."
+                return f"{yes} That exact call may run once."
+        if verdict.answer == "no":
             return f"[policydesk] The customer's answer reads as NO to {shown}: do not make that call."
         return (
-            f"[policydesk] The customer's answer is not a clear yes or no to {shown}: it is not allowed yet."
+            f"[policydesk] The customer's answer is not a plain yes to {shown} ({verdict.describe()}): it is "
+            "not allowed; ask again if it still makes sense."
         )
 
     def model_hand_off(self, use_id: str, args: dict[str, Any], prompt: Prompt) -> dict[str, Any]:

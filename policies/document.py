@@ -23,6 +23,7 @@ import yaml
 
 from connectors.helpdesk import HELPDESKS
 from policies.classifier import LABELS
+from policies.understanding.reading import INTENTS
 from policies.variants import parse_variants
 
 __all__ = [
@@ -53,7 +54,16 @@ FRONT_MATTER_FIELDS = (
     "mode",
     "description",
     "variants",
+    "serves",
 )
+# What a policy does for the customer, by ticket type, when its front matter does not say (`serves`):
+# the understanding layer's request intents (policies.understanding.INTENTS).
+SERVES_BY_TYPE: dict[str, tuple[str, ...]] = {
+    "wismo": ("where_is_order", "not_received"),
+    "replacement": ("replacement", "not_received"),
+    "cancellation": ("cancel_order",),
+    "skip_shipment": ("skip_delivery",),
+}
 STEP_ACTIONS: dict[str, tuple[str, ...]] = {
     # action -> the other keys that step may carry (besides id, next, note)
     "ask": (
@@ -66,6 +76,8 @@ STEP_ACTIONS: dict[str, tuple[str, ...]] = {
         "from",
         "show",
         "on_fail",
+        "on_change",
+        "several",
         "confirms",
     ),
     "call": ("args", "save_as"),
@@ -187,6 +199,7 @@ class PolicyDocument:
     engine: str = "auto"
     mode: str = "live"
     variants: list[str] = field(default_factory=list)
+    serves: list[str] = field(default_factory=list)
     description: str = ""
     meta_lines: dict[str, int] = field(default_factory=dict)
     body: str = ""
@@ -331,6 +344,12 @@ def _parse_front_matter(doc: PolicyDocument, text: str) -> None:
     doc.variants = list(variants)
     for problem in problems:
         doc.error(line("variants"), problem)
+    serves = _string_list(doc, meta, "serves")
+    for intent in serves:
+        if intent not in INTENTS:
+            doc.error(line("serves"), f"unknown request {intent!r} (known: {', '.join(INTENTS)})")
+    implied = [i for t in doc.handles for i in SERVES_BY_TYPE.get(t, ())]
+    doc.serves = list(dict.fromkeys([*serves, *implied]))
 
 
 def _error_mark(exc: yaml.YAMLError) -> Any:

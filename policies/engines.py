@@ -28,12 +28,19 @@ from policies.document import PolicyDocument
 from policies.flow import FlowEngine
 from policies.library import PolicyLibrary
 from policies.runtime import FlowContext, PolicyPort, PolicyState
+from policies.translation import TranslatingPort
+from policies.understanding import Question, Reader, Understanding, default_reader, language_name
 
-__all__ = ["EngineName", "PolicyEngine", "choose_engine"]
+__all__ = ["EngineName", "PolicyEngine", "choose_engine", "foreign_language"]
 
 log = logging.getLogger(__name__)
 
 EngineName = Literal["flow", "agent"]
+
+
+def foreign_language(language: str | None) -> bool:
+    """A language other than the one policies are written in (English)."""
+    return bool(language) and language != "en"
 
 
 def choose_engine(doc: PolicyDocument, env: Mapping[str, str] = os.environ) -> EngineName | None:
@@ -55,11 +62,13 @@ class PolicyEngine:
         env: Mapping[str, str] = os.environ,
         client: Any = None,
         settings: ClaudeSettings | None = None,
+        reader: Reader | None = None,
     ):
         self.library = library
         self.registry = registry
         self.env = env
-        self.flow = FlowEngine(library, registry)
+        self.reader = reader or default_reader()
+        self.flow = FlowEngine(library, registry, self.reader)
         self._client = client
         self._settings = settings
         self._agent: AgentEngine | None = None
@@ -71,7 +80,12 @@ class PolicyEngine:
             client = self._client or claude_client(self.env)
             if client is not None:
                 self._agent = AgentEngine(
-                    self.library, self.registry, client, settings=self._settings, env=self.env
+                    self.library,
+                    self.registry,
+                    client,
+                    settings=self._settings,
+                    env=self.env,
+                    reader=self.reader,
                 )
         return self._agent
 
@@ -84,6 +98,32 @@ class PolicyEngine:
             return "flow" if doc.flow else None
         return choice
 
+    def read_opener(self, text: str) -> Understanding:
+        """The first message, read once: the engines and the pipeline share this reading."""
+        memory = Understanding()
+        memory.add(self.reader.read(text, Question.open()), text)
+        return memory
+
+    def language_barrier(self, language: str | None) -> str | None:
+        """Why a ticket in this language must go to a person: no Claude to run the policy in it."""
+        if not foreign_language(language) or self.agent is not None:
+            return None
+        return (
+            f"the customer writes in {language_name(language)}; without Claude policydesk only answers in "
+            "English, so a person who reads it should reply"
+        )
+
+    def speaking(self, port: PolicyPort, state: PolicyState) -> PolicyPort:
+        """The port replies go through: translated into the customer's language when it is not English."""
+        language = Understanding.from_dict(state.understood).language
+        client = self._client or (claude_client(self.env) if self.agent is not None else None)
+        if not foreign_language(language) or client is None:
+            return port
+        return TranslatingPort(port, str(language), client, self._settings or self.agent_settings())
+
+    def agent_settings(self) -> ClaudeSettings | None:
+        return self.agent.settings if self.agent is not None else None
+
     def start(
         self,
         state: PolicyState | None,
@@ -91,6 +131,11 @@ class PolicyEngine:
         context: FlowContext | Mapping[str, Any] | None,
         port: PolicyPort,
     ) -> PolicyState:
+        state = (state or PolicyState()).copy()
+        if not state.understood:
+            text = str(FlowContext.of(context).ticket.get("text") or "")
+            state.understood = self.read_opener(text).to_dict()
+        port = self.speaking(port, state)
         choice = self.choose(policy_id)
         if choice is None:
             reason = f"policy {policy_id!r} needs the Claude agent and ANTHROPIC_API_KEY is not set"
@@ -109,6 +154,7 @@ class PolicyEngine:
         context: FlowContext | Mapping[str, Any] | None,
         port: PolicyPort,
     ) -> PolicyState:
+        port = self.speaking(port, state)
         if not AgentEngine.running(state):
             return self.flow.resume(state, customer_message, context, port)
         if state.finished:

@@ -397,6 +397,8 @@ def format_value(value: Any) -> str:
             return ", ".join(str(p) for p in parts if p)
         if "number" in value:
             return str(value["number"])
+        if "name" in value and isinstance(value.get("quantity"), int):  # an order line: "2 × Blue mug"
+            return f"{value['quantity']} × {value['name']}"
         return ", ".join(f"{k}: {format_value(v)}" for k, v in value.items() if v not in (None, "", [], {}))
     if isinstance(value, list | tuple):
         return ", ".join(format_value(v) for v in value)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["extract_email", "extract_order_number", "is_tracking_number"]
+__all__ = ["extract_email", "extract_order_number", "extract_order_numbers", "is_tracking_number"]
 
 _EMAIL_RE = re.compile(
     r"(?<![\w.+-])([A-Za-z0-9][A-Za-z0-9._%+-]{0,63})@([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -143,3 +143,68 @@ def extract_order_number(text: str | None, *, bare: bool = False) -> str | None:
         candidates.append(number)
     # A lone candidate is the answer; several numbers without an anchor word are ambiguous.
     return candidates[0] if len(candidates) == 1 else None
+
+
+# "orders 5001 and 5002", "#5001, #5002 & #5003": numbers listed after an anchored one belong with it.
+_LISTED_RE = re.compile(
+    r"^\s*(?:,|&|and|or|plus|\+|/)\s*(?:#\s?)?(?P<num>(?:[A-Za-z]{1,4}-?)?\d{3,25})(?![\w.,]\d)(?![\w-])",
+    re.I,
+)
+
+
+# "cancel 5007", "track 1043": a number right after what is to be done to an order is that order.
+_ACTION_NUMBER_RE = re.compile(
+    r"\b(?:cancel|track|refund|replace|return|reship|resend|check on|"
+    r"check)\s+#?(?P<num>\d{3,15})(?![\w.,]\d)(?![\w-])",
+    re.I,
+)
+
+
+def extract_order_numbers(text: str | None, *, bare: bool = False) -> list[str]:
+    """Every order number the customer gave, in order, without duplicates; [] when unsure.
+
+    The same evidence as extract_order_number, for each mention, plus numbers listed right after an
+    anchored one ("orders 5001 and 5002"). bare=True (the customer was just asked for an order number)
+    also accepts lone numbers, but then only when they are all that could be meant.
+    """
+    if not text:
+        return []
+    found: list[tuple[int, str]] = []
+
+    def listed_after(end: int) -> None:
+        rest = text[end:]
+        while True:
+            match = _LISTED_RE.match(rest)
+            if not match or _looks_like_other_number(rest, match.start("num"), match.group("num")):
+                return
+            found.append((end + match.start("num"), match.group("num")))
+            end += match.end()
+            rest = text[end:]
+
+    for match in _ANCHORED_RE.finditer(text):
+        number = match.group("num")
+        before = text[: match.start("num")]
+        if is_tracking_number(number) or (
+            _YEAR_RE.match(number) and re.search(r"\b(in|since|from|of)\s*$", before, re.I)
+        ):
+            continue
+        found.append((match.start("num"), number))
+        listed_after(match.end("num"))
+    for match in _HASH_RE.finditer(text):
+        number = match.group("num")
+        if not _looks_like_other_number(text, match.start(), number):
+            found.append((match.start("num"), number))
+            listed_after(match.end("num"))
+    for match in _ACTION_NUMBER_RE.finditer(text):
+        number = match.group("num")
+        if not is_tracking_number(number) and not _YEAR_RE.match(number):
+            found.append((match.start("num"), number))
+            listed_after(match.end("num"))
+    if not found and bare:
+        single = extract_order_number(text, bare=True)
+        return [single] if single else []
+    numbers: list[str] = []
+    for _, number in sorted(found):
+        if number not in numbers:
+            numbers.append(number)
+    return numbers

@@ -20,6 +20,7 @@ expressions as the call step); a refused write hands off with "refused: <reason>
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from collections.abc import Mapping
@@ -28,16 +29,26 @@ from typing import Any
 
 from connectors.errors import NotFound, PlatformError
 from connectors.tools import ToolRegistry
-from policies.claude_slots import extract_slot  # Claude when ANTHROPIC_API_KEY is set, else offline
 from policies.document import PolicyDocument, Step, macro_name
-from policies.expressions import ExpressionError, compile_expression, lookup, render_template
-from policies.extract import extract_email, extract_order_number
+from policies.expressions import ExpressionError, compile_expression, format_value, lookup, render_template
+from policies.extract import extract_email
 from policies.guards import GuardedTools, ToolRefused
 from policies.library import PolicyLibrary
 from policies.runtime import FlowContext, Frame, Handoff, PolicyPort, PolicyState, step_key
-from policies.slots import SLOT_TYPES, extract_choice, option_label
+from policies.understanding import (
+    SLOT_TYPES,
+    Confirmation,
+    Question,
+    Reader,
+    Reading,
+    Understanding,
+    default_reader,
+    language_name,
+)
+from policies.understanding.choices import option_label, pick_options
+from policies.understanding.local import LocalReader
 
-__all__ = ["FlowEngine", "MAX_STEPS_PER_RUN", "MAX_POLICY_DEPTH", "slot_kind"]
+__all__ = ["FlowEngine", "MAX_STEPS_PER_RUN", "MAX_POLICY_DEPTH", "PERSON_REQUESTED", "slot_kind"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +56,61 @@ MAX_STEPS_PER_RUN = 200  # a flow that loops without asking the customer anythin
 MAX_POLICY_DEPTH = 5
 DEFAULT_TRIES = 2  # ask, re-ask once, then a person takes over
 _WHOLE_VARIABLE = re.compile(r"^\s*\$\{?([A-Za-z_]\w*(?:\.\w+)*)\}?\s*$")
+_SAID_FACT = re.compile(r"^\s*\$\{?said\.(\w+)\}?\s*$")
+PERSON_REQUESTED = "the customer asked to talk to a person"
+# Requests that belong to a policy of their own; a reply asking for one the running policies do not do
+# switches to a policy that does, or goes to a person.
+SWITCHABLE = (
+    "refund",
+    "return",
+    "replacement",
+    "not_received",
+    "cancel_order",
+    "cancel_subscription",
+    "skip_delivery",
+    "pause_subscription",
+    "where_is_order",
+)
+# Requests still open when a policy ends: said plainly and left for a person (informational ones, such as
+# where the order is, are answered along the way).
+LEFTOVER = (
+    "refund",
+    "return",
+    "replacement",
+    "cancel_order",
+    "cancel_subscription",
+    "skip_delivery",
+    "pause_subscription",
+    "change_address",
+)
+INTENT_WORDS = {
+    "refund": "a refund",
+    "return": "a return",
+    "replacement": "a replacement",
+    "not_received": "help with an order that never arrived",
+    "cancel_order": "an order cancellation",
+    "cancel_subscription": "a subscription cancellation",
+    "skip_delivery": "a skipped delivery",
+    "pause_subscription": "a paused subscription",
+    "where_is_order": "where their order is",
+    "change_address": "a new shipping address",
+    "more_discount": "a bigger discount",
+    "human": "a person",
+}
+HOLDING_MACRO = "handing_over"
+# How a re-ask explains what is needed, so it never repeats the first question word for word.
+REASK_PREFACE = {
+    "yes_no": "Sorry, I want to be sure I get this right, so I need a plain yes or no.",
+    "choice": "Sorry, I couldn't tell which one you mean.",
+    "items": "Sorry, I couldn't tell which items you mean.",
+    "email": "Sorry, I couldn't find an email address in your message.",
+    "order_number": "Sorry, I couldn't find an order number in your message.",
+    "text": "Sorry, I didn't catch that.",
+}
+QUALIFIED_PREFACE = (
+    "I can only go ahead with exactly what I asked, so I need a plain yes or no; anything else you'd like "
+    "is noted for a colleague."
+)
 
 
 class FlowError(Exception):
@@ -60,9 +126,10 @@ def slot_kind(step: Step) -> str:
 
 
 class FlowEngine:
-    def __init__(self, library: PolicyLibrary, registry: ToolRegistry):
+    def __init__(self, library: PolicyLibrary, registry: ToolRegistry, reader: Reader | None = None):
         self.library = library
         self.registry = registry
+        self.reader = reader or default_reader()  # Claude when configured, else the local reader
 
     def start(
         self,
@@ -84,6 +151,13 @@ class FlowEngine:
             run.hand_off_now(f"policy {policy_id!r} cannot run: {why}", "start")
             return state
         state.stack = [Frame(doc.id, doc.flow[0].id)]
+        if not state.understood:  # the opener counts like any other turn
+            run.understand(str(run.base["ticket"].get("text") or ""), None)
+        if run.memory.namespace()["human"]:
+            run.hand_off_now(PERSON_REQUESTED, "person", macro_text=run.holding_text())
+            return state
+        if run.unreadable(run.memory.language):
+            return state
         run.loop()
         return state
 
@@ -93,19 +167,40 @@ class FlowEngine:
         customer_message: str,
         context: FlowContext | Mapping[str, Any] | None,
         port: PolicyPort,
+        reading: Reading | None = None,
     ) -> PolicyState:
-        """Continue a waiting flow with the customer's reply. A finished flow is returned unchanged."""
+        """Continue a waiting flow with the customer's reply (read by the understanding layer unless
+        `reading` is given). A request for a person hands off at once. A finished flow is returned
+        unchanged."""
         state = state.copy()
         if state.finished or not state.stack:
             return state
         run = _Run(self, state, FlowContext.of(context), port)
         if state.status == "waiting":
             try:
-                run.answer(customer_message or "")
+                step = run.current_step()
+                reading = reading if reading is not None else run.read(customer_message or "", step)
+                run.understand(customer_message or "", reading)
+                if reading.wants_person:
+                    run.hand_off_now(PERSON_REQUESTED, "person", macro_text=run.holding_text())
+                    return state
+                if run.unreadable(reading.language):
+                    return state
+                run.answer(customer_message or "", reading)
             except FlowError as exc:  # a saved cursor that no longer exists (the policy was edited)
                 run.hand_off_now(f"the policy could not continue: {exc}", "error")
         run.loop()
         return state
+
+    def question(
+        self, state: PolicyState, context: FlowContext | Mapping[str, Any] | None, port: PolicyPort
+    ) -> Question:
+        """What the waiting flow asked, so the customer's reply can be read against it."""
+        run = _Run(self, state.copy(), FlowContext.of(context), port)
+        try:
+            return run.question(run.current_step()) if state.status == "waiting" else Question.open()
+        except FlowError:
+            return Question.open()
 
 
 class _Run:
@@ -117,13 +212,16 @@ class _Run:
         self.context = context
         self.port = port
         today = context.today or getattr(port, "today", None) or date.today()
+        self.today = today
         self.base = context.as_namespace(today)
+        self.memory = Understanding.from_dict(state.understood)
 
     # -- helpers ---------------------------------------------------------------------------------
 
     def namespace(self, **extra: Any) -> dict[str, Any]:
         names: dict[str, Any] = {**self.state.saved, **self.state.slots}
         names.update(self.base)  # context roots cannot be shadowed by a flow's names
+        names["said"] = self.memory.namespace()
         names.update(extra)
         return names
 
@@ -210,9 +308,22 @@ class _Run:
                 self.hand_off_now(f"the policy could not continue: {exc}", "error")
 
     def finish_policy(self, key: str | None = None) -> None:
-        """The innermost policy ended: return to its caller, or resolve the ticket if it was the first."""
+        """The innermost policy ended: return to its caller, the next of several things the customer
+        chose, a person for what is left, or resolve the ticket."""
         if len(self.state.stack) > 1:
             self.state.stack.pop()
+            return
+        if self.next_target():
+            return
+        left = self.left_for_a_person()
+        if left:
+            wanted = ", ".join(INTENT_WORDS[i] for i in left)
+            self.hand_off_now(
+                f"the customer also asked for {wanted}, which this policy does not do",
+                "also",
+                macro_text=f"You also asked for {wanted}: I've passed that to a colleague, who will get "
+                "back to you about it shortly.",
+            )
             return
         key = key or self.visit("_end")
         self.port.resolve(key)
@@ -220,7 +331,50 @@ class _Run:
         self.state.outcome = "resolved"
         self.state.waiting_for = None
 
+    def next_target(self) -> bool:
+        """Run the steps after a `several: true` question again for the next thing chosen ("both")."""
+        queue = self.state.queue
+        rest = list(queue.get("rest") or [])
+        doc = self.engine.library.get(str(queue.get("policy") or ""))
+        step = doc.step(str(queue.get("step"))) if doc else None
+        if not rest or doc is None or step is None:
+            self.state.queue = {}
+            return False
+        option, queue["rest"] = rest[0], rest[1:]
+        snapshot = queue.get("snapshot") or {}
+        self.state.slots = copy.deepcopy(snapshot.get("slots") or {})
+        self.state.saved = copy.deepcopy(snapshot.get("saved") or {})
+        self.state.asks = dict(snapshot.get("asks") or {})
+        self.state.slots[str(queue.get("slot"))] = option
+        self.state.stack = [Frame(doc.id, step.id)]
+        self.note(f"next, as the customer asked: {option_label(option)}")
+        self.advance(step)
+        return True
+
+    def queue_rest(self, step: Step, rest: list[Any]) -> None:
+        """Several options chosen at once: the first now, the others once it is done."""
+        self.state.queue = {
+            "policy": self.frame().policy,
+            "step": step.id,
+            "slot": str(step.value),
+            "rest": copy.deepcopy(rest),
+            "snapshot": copy.deepcopy(
+                {"slots": self.state.slots, "saved": self.state.saved, "asks": self.state.asks}
+            ),
+        }
+        self.note(f"the customer chose several; after this one: {', '.join(option_label(o) for o in rest)}")
+
+    def left_for_a_person(self) -> list[str]:
+        """Requests the customer made that no policy that ran here does."""
+        ran = {key.split("/", 1)[0] for key in self.state.visits}
+        served = {i for policy in ran for i in self.served_by(policy)}
+        return [i for i in self.memory.unhandled(sorted(served)) if i in LEFTOVER]
+
     def hand_off_now(self, reason: str, where: str, *, key: str | None = None, macro_text: str = "") -> None:
+        rest = self.state.queue.get("rest") if self.state.queue else None
+        if rest:
+            reason = f"{reason}; also asked about {', '.join(option_label(o) for o in rest)}"
+            self.state.queue = {}
         if key is None:
             key = self.visit(f"_handoff_{where}")
         if macro_text:
@@ -333,19 +487,126 @@ class _Run:
             raise FlowError(f"step {step_id!r}: args must be 'name: value' pairs")
         return {str(name): self.value(raw) for name, raw in raw_args.items()}
 
-    def confirm(self, step: Step) -> None:
-        """The customer said yes to a question that names a write: that exact call may run once.
+    def confirm(self, step: Step, verdict: Confirmation) -> bool:
+        """The customer's reply to a question that names a write: that exact call may run once, if the
+        guards accept the understanding layer's verdict as a plain yes to that very tool.
 
         The arguments are evaluated now, from the same names the call step will read, so a call whose
         arguments changed in between (another order, a bigger discount) is not the one confirmed."""
+        tool = self.confirmed_tool(step)
+        form = self.tools().confirm(tool, self.arguments(step.data["confirms"].get("args"), step.id), verdict)
+        if form is not None:
+            self.note(f"customer confirmed @{tool}")
+        return form is not None
+
+    def confirmed_tool(self, step: Step) -> str:
         spec = step.data.get("confirms")
         if not isinstance(spec, Mapping) or not isinstance(spec.get("tool"), str):
             raise FlowError(f"step {step.id!r}: confirms needs 'tool: <name>' and 'args: {{...}}'")
         tool = self.engine.registry.resolve(spec["tool"])
         if tool is None:
             raise FlowError(f"step {step.id!r}: confirms names an unknown tool @{spec['tool']}")
-        self.tools().confirm(tool.name, self.arguments(spec.get("args"), step.id))
-        self.note(f"customer confirmed @{tool.name}")
+        return tool.name
+
+    # -- understanding ---------------------------------------------------------------------------
+
+    def read(self, message: str, step: Step | None) -> Reading:
+        return self.engine.reader.read(message, self.question(step))
+
+    def understand(self, message: str, reading: Reading | None) -> Reading:
+        """Fold one customer message into what the conversation knows (`$said`)."""
+        reading = (
+            reading
+            if reading is not None
+            else self.engine.reader.read(message, Question.open(str(self.today)))
+        )
+        self.memory.add(reading, message)
+        self.state.understood = self.memory.to_dict()
+        return reading
+
+    def question(self, step: Step | None) -> Question:
+        """The pending ask step as a Question: its kind, options, the fact it is about, the write it names."""
+        if step is None or step.action != "ask":
+            return Question.open(str(self.today))
+        kind = slot_kind(step)
+        options = tuple(self.options(step)) if kind in ("choice", "items") else ()
+        show = step.data.get("show")
+        topic = _SAID_FACT.match(str(step.data.get("prefill") or ""))
+        action = self.confirmed_tool(step) if "confirms" in step.data else None
+        macro = step.data.get("macro")
+        try:
+            text = self.macro(macro, choices=self.choices_text(step)) if macro else ""
+        except FlowError:
+            text = ""
+        return Question(
+            kind,  # type: ignore[arg-type]
+            text,
+            options=options,
+            labels=tuple(option_label(o, show) for o in options),
+            topic=topic.group(1) if topic else None,
+            action=action,
+            today=str(self.today),
+        )
+
+    def redirect(self, reading: Reading) -> bool:
+        """The reply asks for something none of the running policies does: switch to a policy they refer
+        to that does it (#Refund Policy), or hand off with the reason. True when it did either."""
+        served = {i for frame in self.state.stack for i in self.served_by(frame.policy)}
+        wanted = [i for i in reading.intents if i in SWITCHABLE and i not in served]
+        if not wanted:
+            return False
+        intent = wanted[0]
+        target = self.policy_serving(intent)
+        if target is not None:
+            self.note(f"the customer wants {INTENT_WORDS[intent]}: switched to #{target.title}")
+            self.state.stack[-1] = Frame(target.id, target.flow[0].id if target.flow else None)
+            return True
+        policy = self.engine.library.get(self.frame().policy)
+        title = policy.title if policy else "this policy"
+        self.hand_off_now(
+            f"the customer asked for {INTENT_WORDS[intent]}, which {title} does not do",
+            "redirect",
+            macro_text=self.holding_text(),
+        )
+        return True
+
+    def served_by(self, policy_id: str) -> list[str]:
+        doc = self.engine.library.get(policy_id)
+        return list(doc.serves) if doc else []
+
+    def policy_serving(self, intent: str) -> PolicyDocument | None:
+        """A runnable policy that one on the stack refers to (#mention) and that does what is wanted."""
+        for frame in reversed(self.state.stack):
+            doc = self.engine.library.get(frame.policy)
+            for reference in doc.references if doc else ():
+                if reference.kind != "policy":
+                    continue
+                target = self.engine.library.resolve_mention(reference.name)
+                if target and target.flow and target.ok and intent in target.serves:
+                    return target
+        return None
+
+    def unreadable(self, language: str | None) -> bool:
+        """A message in a language the local reader does not read: a person answers it, never an English
+        reply to words the bot did not understand. (With Claude the reader reads it and the worker
+        translates the replies.)"""
+        if not language or language == "en" or self.engine.reader.name != "local":
+            return False
+        self.hand_off_now(
+            f"the customer writes in {language_name(language)}, which the offline reader does not read",
+            "language",
+        )
+        return True
+
+    def holding_text(self) -> str:
+        """The policy's holding reply for a hand-off, when it has one."""
+        doc = self.engine.library.get(self.frame().policy) if self.state.stack else None
+        if doc is None or macro_name(HOLDING_MACRO) not in doc.macros:
+            return ""
+        try:
+            return self.macro(HOLDING_MACRO)
+        except FlowError:
+            return ""
 
     # -- asking ----------------------------------------------------------------------------------
 
@@ -364,10 +625,10 @@ class _Run:
             known = self.prefilled(step, kind)
             if known is not None:
                 self.state.slots[slot] = known
-                self.note(f"{slot} already known: {describe_slot(kind, known)}")
+                self.note(f"{slot.replace('_', ' ')} already known: {describe_slot(kind, known)}")
                 self.advance(step)
                 return
-        if kind == "choice" and not self.options(step):
+        if kind in ("choice", "items") and not self.options(step):
             self.fail_ask(step, "there was nothing to choose from")
             return
         if asked >= self.tries(step):
@@ -383,49 +644,113 @@ class _Run:
             tries if isinstance(tries, int) and not isinstance(tries, bool) and tries > 0 else DEFAULT_TRIES
         )
 
-    def ask(self, step: Step, *, first: bool) -> None:
+    def choices_text(self, step: Step) -> str:
+        if slot_kind(step) not in ("choice", "items"):
+            return ""
+        show = step.data.get("show")
+        return "\n".join(f"{i}. {option_label(o, show)}" for i, o in enumerate(self.options(step), start=1))
+
+    def ask(self, step: Step, *, first: bool, preface: str = "") -> None:
         key = self.visit(step.id)
         counter = f"{self.frame().policy}/{step.id}"
         self.state.asks[counter] = self.state.asks.get(counter, 0) + 1
-        macro = step.data.get("macro") if first else (step.data.get("reask_macro") or step.data.get("macro"))
-        extra: dict[str, Any] = {}
-        if slot_kind(step) == "choice":
-            show = step.data.get("show")
-            extra["choices"] = "\n".join(
-                f"{i}. {option_label(o, show)}" for i, o in enumerate(self.options(step), start=1)
-            )
+        reask = step.data.get("reask_macro")
+        macro = step.data.get("macro") if first else (reask or step.data.get("macro"))
         if macro:
-            self.port.reply(key, self.macro(macro, **extra))
+            text = self.macro(macro, choices=self.choices_text(step))
+            if not first and (preface or not reask):  # a re-ask always explains itself differently
+                text = f"{preface or REASK_PREFACE.get(slot_kind(step), REASK_PREFACE['text'])}\n\n{text}"
+            self.port.reply(key, text)
         if (step.data.get("again") or "confirms" in step.data) and first:
             self.state.slots.pop(str(step.value), None)
         self.state.status = "waiting"
         self.state.waiting_for = str(step.value)
 
-    def answer(self, message: str) -> None:
-        """Read the awaited slot from the customer's reply; re-ask once, then hand off."""
+    def answer(self, message: str, reading: Reading) -> None:
+        """The awaited slot from the reading of the customer's reply; re-ask once, then hand off."""
         step = self.current_step()
         if step is None or step.action != "ask":
             self.state.status = "active"
             return
         kind = slot_kind(step)
-        options = self.options(step) if kind == "choice" else []
-        result = extract_slot(kind, message, options=options, show=step.data.get("show"))
         self.state.status = "active"
         self.state.waiting_for = None
-        if result.found:
-            self.state.slots[str(step.value)] = result.value
-            self.note(
-                f"customer gave {str(step.value).replace('_', ' ')}: {describe_slot(kind, result.value)}"
-            )
-            if "confirms" in step.data and kind == "yes_no" and result.value is True:
-                self.confirm(step)
+        value = self.value_from(step, kind, message, reading)
+        declined_for_another = reading.answer == "no" and "other_action" in reading.qualifiers
+        if (value is None or declined_for_another) and self.redirect(reading):
+            return
+        if value is None and "changed_detail" in reading.qualifiers and step.data.get("on_change"):
+            self.note(f"the customer changed a detail in answer to {str(step.value).replace('_', ' ')}")
+            self.visit(step.id)
+            self.goto(str(step.data["on_change"]))
+            return
+        if value is not None:
+            self.state.slots[str(step.value)] = value
+            self.note(f"customer gave {str(step.value).replace('_', ' ')}: {describe_slot(kind, value)}")
+            if kind == "choice" and isinstance(
+                value, str
+            ):  # "arrived damaged" picked is "arrived damaged" said
+                self.memory.add(LocalReader().read(value), "")
+                self.state.understood = self.memory.to_dict()
+            confirming = "confirms" in step.data and kind == "yes_no" and value is True
+            if confirming and not self.confirm(step, Confirmation.of(reading, self.confirmed_tool(step))):
+                self.state.slots[str(step.value)] = None  # the guards did not take it as a plain yes
+                self.retry(step, reading)
+                return
             self.advance(step)
             return
+        self.retry(step, reading)
+
+    def retry(self, step: Step, reading: Reading) -> None:
         counter = f"{self.frame().policy}/{step.id}"
         if self.state.asks.get(counter, 0) < self.tries(step):
-            self.ask(step, first=False)
+            preface = QUALIFIED_PREFACE if reading.answer == "yes" and reading.qualifiers else ""
+            self.ask(step, first=False, preface=preface)
         else:
             self.fail_ask(step, f"could not understand the customer's {str(step.value).replace('_', ' ')}")
+
+    def value_from(self, step: Step, kind: str, message: str, reading: Reading) -> Any:
+        """What the reply gives for this step, or None when it does not answer it clearly."""
+        if kind == "yes_no":
+            if reading.plain_yes:
+                return True
+            return False if reading.answer == "no" else None
+        if kind == "email":
+            return reading.email
+        if kind == "order_number":
+            return reading.order_numbers[0] if len(reading.order_numbers) == 1 else None
+        if kind == "choice":
+            options = self.options(step)
+            picks = [p for p in reading.picks if 0 <= p < len(options)]
+            if not picks:
+                return None
+            if len(picks) > 1:
+                if not step.data.get("several"):
+                    return None  # two orders for a question about one: ask again
+                self.queue_rest(step, [options[p] for p in picks[1:]])
+            return options[picks[0]]
+        if kind == "items":
+            return self.items_value(self.options(step), {p: reading.quantities.get(p) for p in reading.picks})
+        text = message.strip()
+        return text[:1000] if text else None
+
+    def items_value(self, items: list[Any], named: Mapping[int, int | None]) -> list[dict[str, Any]] | None:
+        """Order lines to act on, each with the quantity meant; None when a quantity is unclear."""
+        chosen = []
+        for index, quantity in sorted(named.items()):
+            if not 0 <= index < len(items) or not isinstance(items[index], Mapping):
+                continue
+            item = dict(items[index])
+            ordered = item.get("quantity") if isinstance(item.get("quantity"), int) else 1
+            if quantity is None:
+                if ordered != 1:
+                    return None  # "the mug" of two mugs: how many?
+                quantity = 1
+            if not 0 < quantity <= ordered:
+                return None
+            item["quantity"] = quantity
+            chosen.append(item)
+        return chosen or None
 
     def fail_ask(self, step: Step, reason: str) -> None:
         target = step.data.get("on_fail")
@@ -433,7 +758,7 @@ class _Run:
             self.visit(step.id)
             self.goto(str(target))
             return
-        self.hand_off_now(reason, step.id, key=self.visit(step.id))
+        self.hand_off_now(reason, step.id, key=self.visit(step.id), macro_text=self.holding_text())
 
     def options(self, step: Step) -> list[Any]:
         source = step.data.get("from")
@@ -443,44 +768,54 @@ class _Run:
         return list(value) if isinstance(value, list | tuple) else []
 
     def prefilled(self, step: Step, kind: str) -> Any:
-        """A slot value known before asking: the requester's email, an order number in the first message."""
+        """A slot value already known from any turn: the requester's email, an order the customer named,
+        a fact they stated (`prefill: $said.received`), the items they said were damaged."""
         prefill = step.data.get("prefill")
         if prefill is False:
             return None
-        ticket_text = str(self.base["ticket"].get("text") or "")
         candidate = self.expression(prefill) if prefill not in (None, True) else None
+        said = self.memory
         if kind == "email":
-            sources = (
-                candidate,
-                self.base["customer"].get("email"),
-                self.base["facts"].get("email"),
-                ticket_text,
-            )
+            requester = self.base["customer"].get("email")
+            sources = (candidate, requester, said.email, self.base["facts"].get("email"))
             for value in sources:
                 email = extract_email(str(value)) if value else None
                 if email:
                     return email
             return None
         if kind == "order_number":
-            for value in (candidate, self.base["facts"].get("order_number")):
+            for value in (candidate, said.order_number, self.base["facts"].get("order_number")):
                 if value:
                     return str(value).lstrip("#")
-            return extract_order_number(ticket_text)
-        if kind == "choice":
-            options = self.options(step)
-            if len(options) == 1:
-                return options[0]
-            for value in (
-                candidate,
-                self.base["facts"].get("order_number"),
-                extract_order_number(ticket_text),
-            ):
-                if value:
-                    index = extract_choice(f"#{str(value).lstrip('#')}", options, show=step.data.get("show"))
-                    if index is not None:
-                        return options[index]
             return None
+        if kind == "choice":
+            return self.known_choice(step, candidate)
+        if kind == "items":
+            if isinstance(candidate, list):
+                return candidate or None
+            items = self.options(step)
+            single = (
+                len(items) == 1 and isinstance(items[0], Mapping) and items[0].get("quantity") in (1, None)
+            )
+            return self.items_value(items, {0: 1} if single else said.items_of(items))
         return candidate
+
+    def known_choice(self, step: Step, candidate: Any) -> Any:
+        options = self.options(step)
+        if len(options) == 1:
+            return options[0]
+        if candidate is not None and candidate in options:
+            return candidate
+        numbers = [candidate] if candidate else []
+        numbers += self.memory.order_numbers or [self.base["facts"].get("order_number")]
+        named = [n for n in numbers if n]
+        if named:
+            picks = pick_options(" ".join(f"#{str(n).lstrip('#')}" for n in named), options)
+            if picks:
+                if len(picks) > 1 and step.data.get("several"):
+                    self.queue_rest(step, [options[p] for p in picks[1:]])
+                return options[picks[0]]
+        return None
 
 
 def describe_slot(kind: str, value: Any) -> str:
@@ -491,6 +826,8 @@ def describe_slot(kind: str, value: Any) -> str:
         return "yes" if value else "no"
     if kind == "choice":
         return option_label(value)
+    if kind == "items":
+        return format_value(value)[:120]
     return str(value)[:60]
 
 

@@ -8,8 +8,9 @@ Why facts and not the conversation: a ticket can say anything ("I am verified, o
 I confirm"), and a model can be talked into repeating it. So `GuardFacts` is built only from what
 tools returned (an account lookup that found the customer, orders whose email is that customer's,
 an eligibility check that said yes, a replacement the platform created) and from the customer's
-"yes" to a question that named the exact action (`confirm`). Nothing a customer types, and nothing a
-model claims, becomes a fact.
+"yes" to a question that named the exact action (`confirm`, which takes the understanding layer's
+verdict on the reply and records nothing unless it is a plain yes to that very tool). Nothing a
+customer types elsewhere, and nothing a model claims, becomes a fact.
 
 A write tool declares its guards (connectors.tools.Tool.guards); each is checked before the call and
 any violation raises `ToolRefused` with a reason a person can read. A refused write is never
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from connectors.tools import Tool, ToolRegistry
+from policies.understanding.verdict import Confirmation
 
 if TYPE_CHECKING:
     from policies.runtime import PolicyPort
@@ -455,11 +457,15 @@ class GuardedTools:
                 said.append((name, check(self.facts, tool, args, self.policy_guards)))
         return said
 
-    def confirm(self, tool: str, args: Mapping[str, Any]) -> str:
-        """The customer said yes to exactly this call: it may now run once."""
+    def confirm(self, tool: str, args: Mapping[str, Any], verdict: Confirmation) -> str | None:
+        """Record the customer's yes to exactly this call, so it may run once; None when the verdict
+        (policies.understanding.verdict, the reading of the customer's reply to the question that named
+        this call) is not a plain yes to this very tool. Engines never decide this themselves."""
         found = self.registry.resolve(tool)
         if found is None:
             raise KeyError(f"unknown tool {tool!r}")
+        if not verdict.authorises(found.name):
+            return None
         form = canonical(found.name, args)
         self.facts.confirm(form)
         return form

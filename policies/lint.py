@@ -21,8 +21,8 @@ from policies.document import LineDict, PolicyDocument, Problem, Step, macro_nam
 from policies.expressions import ExpressionError, compile_expression, template_variables
 from policies.library import LIBRARY_DIR, PolicyLibrary
 from policies.runtime import CONTEXT_ROOTS
-from policies.slots import SLOT_TYPES
 from policies.tool_menu import load_tools
+from policies.understanding import SLOT_TYPES
 
 __all__ = ["lint_document", "lint_library", "platform_configured", "validate_main"]
 
@@ -173,15 +173,18 @@ class _Checker:
         prefill = step.data.get("prefill")
         if prefill not in (None, True, False):
             self.check_expression(prefill, step.line_of("prefill"))
-        if kind == "choice":
+        if kind in ("choice", "items"):
             if step.data.get("from") is None:
-                self.error(line, f"step {step.id!r}: a choice needs 'from: $list' to choose from")
+                self.error(line, f"step {step.id!r}: a {kind} question needs 'from: $list' to choose from")
             else:
                 self.check_expression(step.data["from"], step.line_of("from"))
         if step.data.get("show") is not None:
             self.check_template(step.data["show"], step.line_of("show"), ("item",))
-        if step.data.get("on_fail") is not None:
-            self.check_step_ref(step.data["on_fail"], step.line_of("on_fail"), f"step {step.id!r} on_fail")
+        for key in ("on_fail", "on_change"):
+            if step.data.get(key) is not None:
+                self.check_step_ref(step.data[key], step.line_of(key), f"step {step.id!r} {key}")
+        if step.data.get("on_change") is not None and kind != "yes_no":
+            self.error(step.line_of("on_change"), f"step {step.id!r}: only a yes_no question has on_change")
         if "confirms" in step.data:
             self.check_confirms(step, kind)
 

@@ -85,6 +85,10 @@ class PolicyState:
         write guards are checked against (policies.guards).
     agent: the Claude engine's memory of this conversation (message history, turn, usage), JSON-able;
         empty while the flow engine runs the policy (policies.agent).
+    understood: what the customer has said in every turn so far (policies.understanding.Understanding
+        as JSON); policies read it as `$said`.
+    queue: the other options the customer chose at a `several: true` question ("both orders"): the
+        steps after it run again for each, from the slots as they were when it was answered.
     """
 
     stack: list[Frame] = field(default_factory=list)
@@ -95,6 +99,8 @@ class PolicyState:
     checked: list[str] = field(default_factory=list)
     guard: GuardFacts = field(default_factory=GuardFacts)
     agent: dict[str, Any] = field(default_factory=dict)
+    understood: dict[str, Any] = field(default_factory=dict)
+    queue: dict[str, Any] = field(default_factory=dict)
     status: Status = "active"
     waiting_for: str | None = None
     outcome: str | None = None
@@ -128,6 +134,8 @@ class PolicyState:
             "checked": list(self.checked),
             "guard": self.guard.to_dict(),
             "agent": copy.deepcopy(self.agent),
+            "understood": copy.deepcopy(self.understood),
+            "queue": copy.deepcopy(self.queue),
             "status": self.status,
             "waiting_for": self.waiting_for,
             "outcome": self.outcome,
@@ -149,6 +157,8 @@ class PolicyState:
             checked=[str(line) for line in data.get("checked") or []],
             guard=GuardFacts.from_dict(data.get("guard")),
             agent=dict(data["agent"]) if isinstance(data.get("agent"), dict) else {},
+            understood=dict(data["understood"]) if isinstance(data.get("understood"), dict) else {},
+            queue=dict(data["queue"]) if isinstance(data.get("queue"), dict) else {},
             status=status if status in STATUSES else "active",
             waiting_for=data.get("waiting_for"),
             outcome=data.get("outcome"),
@@ -195,7 +205,7 @@ class FlowContext:
         }
 
 
-CONTEXT_ROOTS: tuple[str, ...] = ("customer", "ticket", "today", "brand", "facts", "variant")
+CONTEXT_ROOTS: tuple[str, ...] = ("customer", "ticket", "today", "brand", "facts", "variant", "said")
 """`$` names every policy can read without defining them."""
 
 

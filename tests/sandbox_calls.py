@@ -54,3 +54,16 @@ def choose_reading(api: requests.Session, platform: str, name: str, value: str) 
         f"{api.base_url}/_sandbox/readings", json={"platform": platform, "name": name, "value": value}
     )
     response.raise_for_status()
+
+
+def script_claude(api: requests.Session, match: str, *steps: dict[str, Any]) -> None:
+    """Script the sandbox's Messages API: requests containing `match` get these answers in turn."""
+    response = api.post(
+        f"{api.base_url}/_sandbox/anthropic/scripts", json={"match": match, "steps": list(steps)}
+    )
+    response.raise_for_status()
+
+
+def claude_requests(api: requests.Session) -> list[dict[str, Any]]:
+    """Every Messages API request the sandbox received, with status and request id."""
+    return api.get(f"{api.base_url}/_sandbox/anthropic/requests", params={"meta": 1}).json()

@@ -341,6 +341,45 @@ def test_history_survives_two_resumes_and_a_confirmed_cancel_runs(
     assert len(bigcommerce_writes(sandbox_api)) == 1
 
 
+@pytest.mark.parametrize(
+    "answer",
+    ["yes if you refund the shipping too", "ok but only the mug", "yes and no", "maybe"],
+)
+def test_an_answer_that_is_not_a_plain_yes_confirms_nothing(
+    engine: AgentEngine, port: RecordingPort, sandbox_api: requests.Session, answer: str
+) -> None:
+    """The understanding layer reads the answer; the model is told it is not a plain yes."""
+    script(
+        sandbox_api,
+        "case-not-plain",
+        *FIRST_TURN,
+        use("cancel_bigcommerce_order", order_id="5007"),
+        say("I can't cancel it yet."),
+    )
+    ctx = context(AF, "Please cancel my order", "case-not-plain")
+    state = round_trip(engine.start(PolicyState(), "agent-cancel", ctx, port))
+    state = round_trip(engine.resume(state, answer, ctx, port))
+    assert bigcommerce_writes(sandbox_api) == []
+    assert state.guard.confirmed == []
+    said = json.dumps(api_requests(sandbox_api)[-2]["messages"])
+    assert "is not a plain yes to @cancel_bigcommerce_order" in said
+
+
+def test_a_request_for_a_person_hands_off_without_asking_the_model(
+    engine: AgentEngine, port: RecordingPort, sandbox_api: requests.Session
+) -> None:
+    script(sandbox_api, "case-person", *FIRST_TURN, say("This should never be sent."))
+    ctx = context(AF, "Please cancel my order", "case-person")
+    state = round_trip(engine.start(PolicyState(), "agent-cancel", ctx, port))
+    calls = len(api_requests(sandbox_api))
+    state = round_trip(engine.resume(state, "stop, I want to talk to a real person", ctx, port))
+    assert state.status == "handed_off"
+    assert port.handoffs[-1].reason == "the customer asked to talk to a person"
+    assert len(api_requests(sandbox_api)) == calls
+    assert "This should never be sent." not in port.replies
+    assert bigcommerce_writes(sandbox_api) == []
+
+
 def test_a_refusal_goes_back_to_the_model_and_the_second_hands_off(
     engine: AgentEngine, port: RecordingPort, sandbox_api: requests.Session
 ) -> None:

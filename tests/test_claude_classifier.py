@@ -1,4 +1,4 @@
-"""Claude-backed classification and slot extraction through the real anthropic SDK against the sandbox's
+"""Claude-backed classification through the real anthropic SDK against the sandbox's
 Messages API: scripted answers are used, and every kind of failure gives the local answer instead,
 within the retry budget."""
 
@@ -21,8 +21,6 @@ from connectors.claude import (
 from connectors.errors import AuthFailed
 from policies.classifier import LABELS, LocalClassifier
 from policies.claude_classifier import ClaudeClassifier, claude_or_local
-from policies.claude_slots import ClaudeSlotExtractor, slot_extractor_for
-from policies.slots import extract_slot as offline_extract_slot
 
 pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
 
@@ -30,11 +28,6 @@ FAST = ClaudeSettings(retries=3, max_wait=0.2)
 # Vague on purpose: the local model reads it as "wismo" with low confidence; a scripted Claude answer
 # ("replacement") must win.
 VAGUE = "the box from last week is a sad sight, can you sort it? jane@example.com"
-ORDERS = [
-    {"id": "o-1", "number": "1041", "items": [{"name": "Blue mug"}]},
-    {"id": "o-2", "number": "1042", "items": [{"name": "Linen shirt"}]},
-    {"id": "o-3", "number": "1043", "items": [{"name": "Tea towel"}]},
-]
 
 
 @pytest.fixture(scope="module")
@@ -249,82 +242,3 @@ def test_call_messages_does_not_repeat_what_cannot_succeed(env, sandbox_api):
         call_messages(client, settings=FAST, max_tokens=10, messages=[{"role": "user", "content": "x"}])
 
     assert len(received(sandbox_api)) == 1
-
-
-# ---- slot extraction ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def extractor(env) -> ClaudeSlotExtractor:
-    client = claude_client(env)
-    assert client is not None
-    return ClaudeSlotExtractor(client, settings=FAST)
-
-
-def slot_step(kind: str, **answer: Any) -> dict[str, Any]:
-    return {"tool_use": {"name": f"record_{kind}", "input": answer}}
-
-
-def test_choice_from_listed_options(extractor, sandbox_api):
-    reply = "the one with the shirt in it, not the mug"
-    assert not offline_extract_slot("choice", reply, options=ORDERS).found
-    script(sandbox_api, "with the shirt", slot_step("choice", choice=2))
-
-    result = extractor("choice", reply, options=ORDERS)
-
-    assert result.found and result.value["id"] == "o-2"
-    [seen] = received(sandbox_api)
-    schema = seen["body"]["tools"][0]["input_schema"]["properties"]["choice"]
-    assert schema["enum"] == [0, 1, 2, 3]
-    assert seen["body"]["tool_choice"] == {"type": "tool", "name": "record_choice"}
-
-
-def test_yes_no_email_and_order_number(extractor, sandbox_api):
-    script(sandbox_api, "never showed up", slot_step("yes_no", answer="no"))
-    script(sandbox_api, "reach me at", slot_step("email", found=True, email="Li.Wei@Example.com"))
-    script(sandbox_api, "think it was", slot_step("order_number", found=True, order_number="#A-77120"))
-
-    assert extractor("yes_no", "yeah no, it never showed up").value is False
-    assert extractor("email", "reach me at li.wei@example.com thanks").value == "li.wei@example.com"
-    assert extractor("order_number", "think it was A-77120 or so").value == "A-77120"
-
-
-def test_not_found_is_an_answer_not_a_failure(extractor, sandbox_api):
-    script(sandbox_api, "don't remember", slot_step("order_number", found=False, order_number=None))
-
-    result = extractor("order_number", "I don't remember, sorry. 555-123-4567 is my phone")
-
-    assert not result.found
-    assert len(received(sandbox_api)) == 1
-
-
-@pytest.mark.parametrize(
-    ("kind", "reply", "step"),
-    [
-        ("order_number", "it's order 10452", slot_step("order_number", found=True, order_number="99999")),
-        ("choice", "the second one", slot_step("choice", choice=7)),
-        ("yes_no", "yes please", slot_step("yes_no", answer="maybe")),
-        ("email", "sure, jane.doe@example.com", {"error": 529, "retry_after": 0}),
-    ],
-    ids=["invented-number", "choice-out-of-range", "not-in-enum", "overloaded"],
-)
-def test_slot_failures_give_the_offline_answer(extractor, sandbox_api, kind, reply, step):
-    script(sandbox_api, reply, *[step] * 3)
-    options = ORDERS if kind == "choice" else ()
-
-    result = extractor(kind, reply, options=options)
-
-    assert result == offline_extract_slot(kind, reply, options=options)
-    assert result.found
-
-
-def test_text_slots_never_call_claude(extractor, sandbox_api):
-    assert extractor("text", "my dog ate the parcel").value == "my dog ate the parcel"
-    assert received(sandbox_api) == []
-
-
-def test_slot_factory_without_a_key_is_the_offline_extractor(env):
-    assert (
-        slot_extractor_for({k: v for k, v in env.items() if k != "ANTHROPIC_API_KEY"}) is offline_extract_slot
-    )
-    assert isinstance(slot_extractor_for(env), ClaudeSlotExtractor)

@@ -25,6 +25,7 @@ from policies.flow import FlowEngine
 from policies.guards import GuardedTools, GuardFacts, ToolRefused, canonical
 from policies.library import PolicyLibrary
 from policies.runtime import Handoff, PolicyPort, PolicyState
+from policies.understanding import Confirmation
 from worker.actions import TicketActions
 from worker.conversation import Conversation
 from worker.ledger import ActionLedger
@@ -206,17 +207,22 @@ def verified_alice(tools: GuardedTools) -> GuardedTools:
     return tools
 
 
+def yes_to(tool: str) -> Confirmation:
+    """The understanding layer's verdict on a plain yes to a question that named `tool`."""
+    return Confirmation(tool, "yes")
+
+
 def refused(tools: GuardedTools, tool: str, args: dict[str, Any], *, confirm: bool = True) -> str:
     """Call a write that must be refused (confirmed first, so only the guard under test can refuse)."""
     if confirm:
-        tools.confirm(tool, args)
+        tools.confirm(tool, args, yes_to(tool))
     with pytest.raises(ToolRefused) as raised:
         tools.call("k/write", tool, args)
     return raised.value.reason
 
 
 def allowed(tools: GuardedTools, tool: str, args: dict[str, Any]) -> Any:
-    tools.confirm(tool, args)
+    tools.confirm(tool, args, yes_to(tool))
     return tools.call("k/write", tool, args)
 
 
@@ -298,15 +304,37 @@ def test_confirmed_exactly_these_args_and_only_once(tools: GuardedTools, shop: d
     assert refused(tools, "set_discount_to_order", args, confirm=False) == (
         "the customer has not said yes to @set_discount_to_order with these details"
     )
-    tools.confirm("set_discount_to_order", {"order_id": "1001", "percent": 5})  # a yes to 5%, not 10%
-    tools.confirm("set_discount_to_order", {"order_id": "1002", "percent": 10})  # to another order
+    yes = yes_to("set_discount_to_order")
+    tools.confirm("set_discount_to_order", {"order_id": "1001", "percent": 5}, yes)  # a yes to 5%, not 10%
+    tools.confirm("set_discount_to_order", {"order_id": "1002", "percent": 10}, yes)  # to another order
     with pytest.raises(ToolRefused, match="has not said yes"):
         tools.call("k/w", "set_discount_to_order", args)
-    tools.confirm("@SetDiscountToOrder", {"percent": 10, "order_id": "1001"})  # any spelling, any key order
+    tools.confirm(
+        "@SetDiscountToOrder", {"percent": 10, "order_id": "1001"}, yes
+    )  # any spelling, any key order
     tools.call("k/w", "set_discount_to_order", args)
     with pytest.raises(ToolRefused, match="has not said yes"):  # one yes, one write
         tools.call("k/w2", "set_discount_to_order", args)
     assert shop["done"] == [("set_discount_to_order", args)]
+
+
+@pytest.mark.parametrize(
+    "verdict",
+    [
+        Confirmation("set_discount_to_order", "yes", ("conditional",)),  # "yes if ..."
+        Confirmation("set_discount_to_order", "yes", ("changed_detail",)),  # "yes, but 20%"
+        Confirmation("set_discount_to_order", "no", ("other_action",)),  # "ok just cancel it then"
+        Confirmation("set_discount_to_order", "unclear", ("mixed",)),
+        Confirmation("cancel_shop_order", "yes"),  # a plain yes, to something else
+    ],
+)
+def test_only_a_plain_yes_to_this_very_tool_is_recorded(tools: GuardedTools, verdict: Confirmation) -> None:
+    verified_alice(tools)
+    args = {"order_id": "1001", "percent": 10}
+    assert tools.confirm("set_discount_to_order", args, verdict) is None
+    assert tools.facts.confirmed == []
+    with pytest.raises(ToolRefused, match="has not said yes"):
+        tools.call("k/w", "set_discount_to_order", args)
 
 
 def test_max_discount(tools: GuardedTools, shop: dict[str, Any]) -> None:

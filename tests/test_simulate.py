@@ -84,7 +84,8 @@ def test_a_replacement_is_simulated_to_the_end_and_nothing_is_written(
     assert create["tool"] == "create_bigcommerce_order"
     step = next(e.step for e in trace.of("would_write") if e.data["tool"] == "create_bigcommerce_order")
     assert create["args"]["original_order_id"] == "5001" and create["args"]["user_email"] == DE
-    assert [item["sku"] for item in create["args"]["items"]] == ["MUG-BLU", "PLT-STN"]
+    # both mugs broke, the plate did not: only the mugs are sent again
+    assert [(item["sku"], item["quantity"]) for item in create["args"]["items"]] == [("MUG-BLU", 2)]
     # the reference is the one the worker's port would send, derived from the ticket and the step
     assert create["args"]["reference"] == derived_reference(simulation.conversation.key, step)
     assert paid == {"tool": "set_order_to_paid", "args": {"order_id": "SIMULATED"}}

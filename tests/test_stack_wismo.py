@@ -188,3 +188,15 @@ def test_a_freshdesk_simple_content_reply_resumes_the_conversation(stack, custom
     assert reply.post(stack.url).status_code == 202
     view = customers.wait_for(ticket, lambda v: "pd-resolved" in v["tags"], timeout=40)
     assert "SS-1021" in view["replies"][-1] and "has shipped" in view["replies"][-1]
+
+
+def test_a_terse_first_message_gets_one_short_question_instead_of_a_person(stack, customers):
+    """The classifier is unsure about "hi, checking on my order", but one question settles it."""
+    ticket, view = open_and_wait(
+        stack, customers, "kustomer", "shipped@shipengine.example", "hi, checking on my order"
+    )
+    if lifecycle(view) == "pd-waiting" and "is this about" in view["replies"][-1]:
+        assert "an order that hasn't arrived yet" in view["replies"][-1]
+        view = reply_and_wait(stack, customers, ticket, "yes, where is it?", len(view["replies"]))
+    assert lifecycle(view) == "pd-resolved", (view["replies"], view["notes"])
+    assert "has shipped" in view["replies"][-1]

@@ -30,6 +30,7 @@ class Conversation:
     seen_messages: list[str] = field(default_factory=list)
     handoff_reason: str | None = None
     mode: str = "live"  # the policy's roll-out mode when the ticket was opened (policies.modes)
+    clarifying: list[str] = field(default_factory=list)  # the two ticket types a question asked between
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 

@@ -24,11 +24,13 @@ import redis
 from connectors.helpdesk.base import Helpdesk
 from connectors.models import Message, Ticket
 from connectors.tools import ToolRegistry, load_all_tools
+from policies.clarify import Clarification, clarifying_question, settle
 from policies.classifier import Classification, Classifier
 from policies.engines import PolicyEngine
 from policies.modes import MODES, Mode, policy_mode
 from policies.router import default_library, route
 from policies.runtime import PolicyPort, PolicyState
+from policies.understanding import Understanding
 from policies.variants import variant_for
 from worker.actions import TicketActions
 from worker.conversation import Conversation, ConversationStore
@@ -104,13 +106,24 @@ class EventProcessor:
             classification.confidence,
         )
 
-        policy, reason = self._policy_for(classification, event.helpdesk)
+        opener = self.engine.read_opener(text)  # read once; the policy's engine starts from it
+        conversation.policy = PolicyState(understood=opener.to_dict()).to_dict()
+        barrier = self.engine.language_barrier(opener.language)
+        policy, reason = (
+            self._policy_for(classification, event.helpdesk) if barrier is None else (None, barrier)
+        )
         if policy is None:
+            question = self._clarifying(classification, event.helpdesk, opener) if barrier is None else None
+            if question is not None:
+                return self._ask_type(conversation, question)
             self._hand_off(conversation, reason)
             return Outcome("triaged", reason)
+        return self._start(conversation, policy)
+
+    def _start(self, conversation: Conversation, policy: str) -> Outcome:
         # an offer variant, stable per ticket, for policies that compare offers ($variant)
         conversation.context["variant"] = variant_for(
-            default_library().get(policy), event.helpdesk, event.ticket_id
+            default_library().get(policy), conversation.helpdesk, conversation.ticket_id
         )
 
         def start(port: PolicyPort, state: PolicyState) -> PolicyState:
@@ -124,6 +137,46 @@ class EventProcessor:
             conversation.mode = mode
             return self._rehearse(conversation, start, policy)
         return self._run(conversation, start, policy)
+
+    def _clarifying(
+        self, classification: Classification, helpdesk: str, opener: Understanding
+    ) -> Clarification | None:
+        """An unsure classification that one short question could settle (policies.clarify)."""
+        if classification.confidence >= self.settings.min_confidence or "human" in opener.intents:
+            return None
+        return clarifying_question(
+            classification, lambda label: route(label, helpdesk).policy is not None, opener.intents
+        )
+
+    def _ask_type(self, conversation: Conversation, question: Clarification) -> Outcome:
+        actions = TicketActions(self.desk, ActionLedger(self.redis, conversation.key), conversation)
+        step = f"clarify-{len(conversation.seen_messages)}"
+        actions.reply(step, question.text)
+        conversation.note_turn("bot", question.text)
+        actions.set_status(step, "pending")
+        actions.set_lifecycle(step, "waiting")
+        conversation.status = "waiting"
+        conversation.clarifying = list(question.labels)
+        self.store.save(conversation)
+        return Outcome("waiting", f"asked whether this is {' or '.join(question.labels)}")
+
+    def _clarified(self, conversation: Conversation, reply: str) -> Outcome:
+        """The answer to the type question: start the policy it picks, or hand off."""
+        question = Clarification((conversation.clarifying[0], conversation.clarifying[1]))
+        conversation.clarifying = []
+        label = settle(question, reply, self.engine.reader)
+        policy = route(label, conversation.helpdesk).policy if label and label != "other" else None
+        if label is None or policy is None:
+            why = "did not say which" if label is None else "says it is about something else"
+            self._hand_off(conversation, f"the classifier was unsure and the customer's answer {why}")
+            return Outcome("handed_off", "type not settled")
+        conversation.ticket_type = label
+        ticket = conversation.context.setdefault("ticket", {})
+        ticket["text"] = f"{ticket.get('text') or ''}\n\n{reply}"[:4000]
+        memory = Understanding.from_dict(PolicyState.from_dict(conversation.policy).understood)
+        memory.add(self.engine.reader.read(reply), reply)
+        conversation.policy = PolicyState(understood=memory.to_dict()).to_dict()
+        return self._start(conversation, policy.id)
 
     def _customer_message(self, event: TicketEvent, conversation: Conversation) -> Outcome:
         if conversation.saw(event.message_id):
@@ -144,6 +197,8 @@ class EventProcessor:
                 conversation.handoff_reason = "a person took the ticket over"
                 self.store.save(conversation)
                 return Outcome("human_has_it", "a person took the ticket over; the bot stays silent")
+            if conversation.clarifying:
+                return self._clarified(conversation, message.text)
             return self._run(
                 conversation,
                 lambda port, state: self.engine.resume(state, message.text, conversation.context, port),
