@@ -200,3 +200,15 @@ def test_a_terse_first_message_gets_one_short_question_instead_of_a_person(stack
         view = reply_and_wait(stack, customers, ticket, "yes, where is it?", len(view["replies"]))
     assert lifecycle(view) == "pd-resolved", (view["replies"], view["notes"])
     assert "has shipped" in view["replies"][-1]
+
+
+def test_a_thank_you_after_the_answer_bothers_nobody(stack, customers):
+    ticket, view = open_and_wait(
+        stack, customers, "kustomer", "three.orders@shipengine.example", "Where is order SS-1022?"
+    )
+    assert lifecycle(view) == "pd-resolved"
+    customers.reply(ticket, "Thanks so much!").post(stack.url)
+    time.sleep(4)  # the worker's turn: nothing should come of it
+    view = customers.wait_for(ticket, conversations.settled(), timeout=20)
+    assert lifecycle(view) == "pd-resolved" and view["notes"] == [], (view["tags"], view["notes"])
+    assert len(view["replies"]) == 1

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from policies.understanding import Confirmation, Question, Understanding
+from policies.understanding import Confirmation, Question, Understanding, only_thanks
 from policies.understanding.local import read_locally
 
 DATA = Path(__file__).parent / "data" / "replies.yaml"
@@ -116,3 +116,20 @@ def test_items_named_in_the_first_message_are_matched_once_the_order_is_known() 
     memory.add(read_locally(text), text)
     items = [{"name": "Blue ceramic mug", "quantity": 2}, {"name": "Stoneware dinner plate", "quantity": 1}]
     assert memory.items_of(items) == {0: 2}
+
+
+@pytest.mark.parametrize(
+    ("text", "thanks"),
+    [
+        ("thanks!", True),
+        ("Thank you so much, have a great day!", True),
+        ("ok great, thanks a lot", True),
+        ("<p>Thanks!</p><p>Ana</p>", True),
+        ("thanks, but where is my other order?", False),
+        ("thanks, it never arrived though", False),
+        ("great, cancel the other one too", False),
+        ("thanks. order 5002 is missing too", False),
+    ],
+)
+def test_a_thank_you_is_told_apart_from_a_new_request(text: str, thanks: bool) -> None:
+    assert only_thanks(text) is thanks

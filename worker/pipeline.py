@@ -30,7 +30,7 @@ from policies.engines import PolicyEngine
 from policies.modes import MODES, Mode, policy_mode
 from policies.router import default_library, route
 from policies.runtime import PolicyPort, PolicyState
-from policies.understanding import Understanding
+from policies.understanding import Understanding, only_thanks
 from policies.variants import variant_for
 from worker.actions import TicketActions
 from worker.conversation import Conversation, ConversationStore
@@ -203,6 +203,9 @@ class EventProcessor:
                 conversation,
                 lambda port, state: self.engine.resume(state, message.text, conversation.context, port),
             )
+        if conversation.status == "resolved" and only_thanks(message.text):
+            self.store.save(conversation)  # "thanks!" after the answer: nothing to do, nobody to bother
+            return Outcome("resolved", "a thank-you after the policy finished")
         self._hand_off(conversation, "the customer wrote again after the policy had finished")
         return Outcome("handed_off", "reply after the policy finished")
 

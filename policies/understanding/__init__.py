@@ -18,7 +18,7 @@ from typing import Protocol
 
 from connectors.claude import claude_client, claude_settings
 from policies.understanding.language import LANGUAGE_NAMES, detect_language, language_name
-from policies.understanding.local import LocalReader, action_of
+from policies.understanding.local import LocalReader, action_of, only_thanks
 from policies.understanding.memory import Understanding
 from policies.understanding.reading import (
     FACTS,
@@ -47,6 +47,7 @@ __all__ = [
     "default_reader",
     "detect_language",
     "language_name",
+    "only_thanks",
     "read",
     "reader_for",
 ]

@@ -29,7 +29,7 @@ from policies.understanding.choices import match_items, pick_options
 from policies.understanding.language import detect_language
 from policies.understanding.reading import ItemMention, Question, Reading
 
-__all__ = ["LocalReader", "action_of", "read_locally"]
+__all__ = ["LocalReader", "action_of", "only_thanks", "read_locally"]
 
 _NEGATORS = frozenset({"not", "never", "no", "without", "nor"})
 _NEGATION_FILLER = frozenset(
@@ -107,6 +107,27 @@ def action_of(tool: str | None) -> str | None:
     if not tool:
         return None
     return next((kind for pattern, kind in lx.TOOL_ACTIONS if pattern.search(tool)), None)
+
+
+_THANKS = re.compile(
+    r"^(?:(?:ok|okay|great|perfect|awesome|cool|brilliant|lovely|wonderful|amazing|super|nice|good|got it|"
+    r"all good|that is great|appreciate it|much appreciated|cheers|have a (?:good|nice|great) (?:day|one)|"
+    r"you are (?:the best|a star|great)|thanks?|thank you|thankyou|thanks so much|thank you so much|"
+    r"many thanks|thx|ty|a lot|again|very much|so much|for (?:the|your) help|for everything)\b[ .]*)+$"
+)
+
+
+def only_thanks(message: str) -> bool:
+    """A thank-you or an "ok" and nothing else: no request, no order, no question."""
+    text = clean_text(message)
+    canon = canonical(text).replace("<num>", "")
+    if "?" in text or not canon.strip():
+        return False
+    reading = read_locally(text)
+    said = reading.intents or reading.order_numbers or reading.facts or reading.problem or reading.email
+    sentences = [" ".join(s.split()) for s in _SENTENCE.split(canon) if s.strip()]
+    # a thank-you, perhaps signed ("Thanks! Ana"): a short line after it says nothing new
+    return not said and bool(_THANKS.match(sentences[0])) and all(len(s.split()) <= 3 for s in sentences[1:])
 
 
 class LocalReader:
