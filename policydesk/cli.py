@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     simulate = commands.add_parser("simulate", help="try a policy on a conversation, every write simulated")
     simulate_arguments(simulate)
 
+    from policydesk.simulation.cli import add_backtest_arguments
+
+    backtest = commands.add_parser("backtest", help="what policydesk would have done with past tickets")
+    add_backtest_arguments(backtest)
+
     commands.add_parser("tools", help="list every tool a policy can call, like the @ menu of an editor")
 
     shadow = commands.add_parser("shadow", help="what policies in shadow or draft mode would have done")
@@ -47,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         "classify": _classify,
         "validate": _validate,
         "simulate": _simulate,
+        "backtest": _backtest,
         "tools": _tools,
         "offers": _offers,
         "shadow": _shadow,
@@ -93,6 +99,12 @@ def _simulate(args: argparse.Namespace) -> int:
     from policydesk.simulation.cli import simulate_main
 
     return simulate_main(args)
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from policydesk.simulation.cli import backtest_main
+
+    return backtest_main(args)
 
 
 def _tools(args: argparse.Namespace) -> int:

@@ -340,3 +340,48 @@ def test_live_reads_use_the_configured_platforms_and_still_write_nothing(
     assert code == 0 and "reads from the store's platforms, read-only" in out
     assert 'WOULD @cancel_bigcommerce_order(order_id="5007")' in out
     assert sandbox_writes(sandbox_api) == []
+
+
+BACKTEST = [
+    {"id": "T-1", "text": "Please cancel my order #5007, I changed my mind.", "email": AF},
+    {
+        "id": "T-2",
+        "subject": "Where is my order?",
+        "text": "Hi, my order was due this week and I haven't seen it yet. Where is it?",
+        "email": "in-transit.on-time@aftership.example",
+        "helpdesk": "salesforce",
+    },
+    {"id": "T-3", "text": "Do you sell gift cards I can send by email?", "email": "sam@example.com"},
+    {"id": "T-4", "text": "Please cancel my order #5007", "email": DE},
+]
+
+
+def test_backtest_reports_the_type_mix_what_each_policy_would_do_and_who_goes_to_people(
+    configured: dict[str, str],
+    tmp_path: Path,
+    sandbox_api: requests.Session,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    past = tmp_path / "past.jsonl"
+    past.write_text("".join(json.dumps(ticket) + "\n" for ticket in BACKTEST))
+    assert policydesk_main(["backtest", str(past), "--live-reads"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+
+    assert lines[0] == "4 ticket(s); types: cancellation 2, wismo 1, other 1"
+    rows = {line.split()[0]: line.split()[1:] for line in lines[2:5]}
+    # tickets, would resolve, ask, hand off, writes
+    assert rows["single-order-cancellation"] == ["2", "0", "1", "1", "0"]
+    assert rows["wismo-salesforce-aftership"] == ["1", "1", "0", "0", "0"]
+    assert rows["(to"] == ["people)", "1", "0", "0", "1", "0"]
+    assert lines[6] == "  T-3 (other, no policy): not a ticket type policydesk resolves automatically"
+    assert lines[7].startswith(
+        "  T-4 (cancellation, single-order-cancellation): the order named in the ticket"
+    )
+    assert sandbox_writes(sandbox_api) == []
+
+
+def test_backtest_refuses_a_line_without_text(configured: dict[str, str], tmp_path: Path, capsys) -> None:
+    past = tmp_path / "past.jsonl"
+    past.write_text('{"id": "T-1", "text": "hello"}\n{"id": "T-2"}\n')
+    assert policydesk_main(["backtest", str(past)]) == 2
+    assert "past.jsonl:2: each line needs a JSON object with a `text`" in capsys.readouterr().err

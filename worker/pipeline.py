@@ -210,16 +210,7 @@ class EventProcessor:
         return Outcome("handed_off", "reply after the policy finished")
 
     def _policy_for(self, classification: Classification, helpdesk: str) -> tuple[str | None, str]:
-        label, confidence = classification.label, classification.confidence
-        if confidence < self.settings.min_confidence:
-            return None, (
-                f"the classifier is unsure ({label} at {confidence:.2f}, "
-                f"below the {self.settings.min_confidence:.2f} threshold)"
-            )
-        if label == "other":
-            return None, "not a ticket type policydesk resolves automatically"
-        decision = route(label, helpdesk)
-        return (decision.policy.id, "") if decision.policy else (None, decision.reason)
+        return policy_for(classification, helpdesk, self.settings.min_confidence)
 
     def _run(self, conversation: Conversation, step: EngineStep, starting: str | None = None) -> Outcome:
         ledger = ActionLedger(self.redis, conversation.key)
@@ -291,6 +282,22 @@ class EventProcessor:
         conversation.status = "handed_off"
         conversation.handoff_reason = reason
         self.store.save(conversation)
+
+
+def policy_for(
+    classification: Classification, helpdesk: str, min_confidence: float
+) -> tuple[str | None, str]:
+    """The policy a classified ticket runs, or None and why it goes to people instead."""
+    label, confidence = classification.label, classification.confidence
+    if confidence < min_confidence:
+        return None, (
+            f"the classifier is unsure ({label} at {confidence:.2f}, "
+            f"below the {min_confidence:.2f} threshold)"
+        )
+    if label == "other":
+        return None, "not a ticket type policydesk resolves automatically"
+    decision = route(label, helpdesk)
+    return (decision.policy.id, "") if decision.policy else (None, decision.reason)
 
 
 def policy_mode_of(conversation: Conversation) -> Mode:

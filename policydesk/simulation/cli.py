@@ -45,11 +45,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the whole trace as JSON at the end")
 
 
-def simulate_main(args: argparse.Namespace, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
+def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "file", type=Path, help='JSON lines {"id", "text", "subject", "email", "name", "helpdesk"}'
+    )
+    parser.add_argument("--helpdesk", choices=["salesforce", "kustomer", "freshdesk"], default="kustomer")
+    parser.add_argument(
+        "--live-reads", action="store_true", help="read from the store's configured platforms"
+    )
+
+
+def backtest_main(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from policydesk.simulation.backtest import backtest, read_tickets, report_text
+    from policydesk.simulation.session import SimulationError
+
+    try:
+        tickets = read_tickets(args.file)
+        with _reads(live=args.live_reads):
+            verdicts = backtest(tickets, helpdesk=args.helpdesk, live_reads=args.live_reads)
+    except SimulationError as exc:
+        print(f"policydesk backtest: {exc}", file=sys.stderr)
+        return 2
+    print(report_text(verdicts), file=out or sys.stdout)
+    return 0
+
+
+def simulate_main(args: argparse.Namespace, stdin: TextIO | None = None, out: TextIO | None = None) -> int:
     # imported here: `policydesk --help` and the other commands need none of the engines
     from policydesk.simulation.script import load_script
     from policydesk.simulation.session import Simulation, SimulationError, parse_context
 
+    stdin, out = stdin or sys.stdin, out or sys.stdout
     try:
         script = load_script(args.script) if args.script else None
         base = _context_file(args.context_file) if args.context_file else {}

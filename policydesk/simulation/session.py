@@ -17,7 +17,7 @@ from typing import Any
 
 from connectors.models import Ticket
 from connectors.tools import ToolRegistry, load_all_tools
-from policies.classifier import LocalClassifier
+from policies.classifier import Classifier, LocalClassifier
 from policies.document import PolicyDocument, read_policy
 from policies.engines import PolicyEngine
 from policies.library import PolicyLibrary
@@ -96,8 +96,10 @@ class Simulation:
         env: Mapping[str, str] = os.environ,
         library: PolicyLibrary | None = None,
         registry: ToolRegistry | None = None,
+        classifier: Classifier | None = None,
     ):
         self.doc, self.library = find_policy(policy, library)
+        self.classifier = classifier or LocalClassifier()
         self.given = parse_context([], context) if context is not None else parse_context([])
         helpdesk = helpdesk or self.given["ticket"].get("helpdesk") or (self.doc.helpdesks or ["kustomer"])[0]
         if helpdesk not in HELPDESKS:
@@ -156,7 +158,7 @@ class Simulation:
             requester_name=customer.get("name") or None,
         )
         ticket = Ticket(helpdesk=self.helpdesk, id=event.ticket_id, subject=subject, description=text)
-        classification = LocalClassifier().classify(text, subject)
+        classification = self.classifier.classify(text, subject)
         self.conversation.ticket_type = classification.label
         self.conversation.confidence = round(classification.confidence, 3)
         self.conversation.facts = known_facts(event, ticket, classification)
