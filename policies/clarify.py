@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from policies.classifier import Classification
 from policies.understanding import Question, Reader
 
-__all__ = ["Clarification", "clarifying_question", "settle"]
+__all__ = ["Clarification", "clarifying_question", "confirmed_by_reading", "settle"]
 
 TOP_TWO_MASS = 0.7  # without a request the reader recognises, the two likeliest types must hold this much
 MIN_CONSIDERED = 0.15  # a type below this is not worth asking about
@@ -65,6 +65,21 @@ def clarifying_question(
         return None
     second = next((label for label in candidates if label != first), "other")
     return Clarification((first, second))
+
+
+def confirmed_by_reading(
+    classification: Classification, handled: Callable[[str], bool], intents: list[str]
+) -> str | None:
+    """The classifier's first guess, when it is unsure but the message's own requests say the same
+    and point at no other type a policy handles: then no question is needed."""
+    ranked = sorted(classification.scores.items(), key=lambda item: -item[1])
+    top = ranked[0][0] if ranked else None
+    if top is None or top == "other" or not handled(top) or not _said(top, intents, {}):
+        return None
+    others = [
+        label for label, _ in ranked[1:] if label != "other" and handled(label) and _said(label, intents, {})
+    ]
+    return None if others else top
 
 
 def settle(clarification: Clarification, reply: str, reader: Reader) -> str | None:

@@ -35,6 +35,7 @@ from policies.extract import extract_email
 from policies.guards import GuardedTools, ToolRefused
 from policies.library import PolicyLibrary
 from policies.runtime import FlowContext, Frame, Handoff, PolicyPort, PolicyState, step_key
+from policies.understanding import REQUEST_WORDS as INTENT_WORDS
 from policies.understanding import (
     SLOT_TYPES,
     Confirmation,
@@ -45,7 +46,7 @@ from policies.understanding import (
     default_reader,
     language_name,
 )
-from policies.understanding.choices import option_label, pick_options
+from policies.understanding.choices import by_words, option_label, pick_options
 from policies.understanding.local import LocalReader
 
 __all__ = ["FlowEngine", "MAX_STEPS_PER_RUN", "MAX_POLICY_DEPTH", "PERSON_REQUESTED", "slot_kind"]
@@ -83,20 +84,6 @@ LEFTOVER = (
     "pause_subscription",
     "change_address",
 )
-INTENT_WORDS = {
-    "refund": "a refund",
-    "return": "a return",
-    "replacement": "a replacement",
-    "not_received": "help with an order that never arrived",
-    "cancel_order": "an order cancellation",
-    "cancel_subscription": "a subscription cancellation",
-    "skip_delivery": "a skipped delivery",
-    "pause_subscription": "a paused subscription",
-    "where_is_order": "where their order is",
-    "change_address": "a new shipping address",
-    "more_discount": "a bigger discount",
-    "human": "a person",
-}
 HOLDING_MACRO = "handing_over"
 # How a re-ask explains what is needed, so it never repeats the first question word for word.
 REASK_PREFACE = {
@@ -815,7 +802,9 @@ class _Run:
                 if len(picks) > 1 and step.data.get("several"):
                     self.queue_rest(step, [options[p] for p in picks[1:]])
                 return options[picks[0]]
-        return None
+        show = step.data.get("show")
+        named = {p for text in self.memory.texts for p in by_words(text, options, show)}
+        return options[named.pop()] if len(named) == 1 else None  # "the oat milk creamer"
 
 
 def describe_slot(kind: str, value: Any) -> str:

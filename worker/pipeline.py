@@ -24,13 +24,13 @@ import redis
 from connectors.helpdesk.base import Helpdesk
 from connectors.models import Message, Ticket
 from connectors.tools import ToolRegistry, load_all_tools
-from policies.clarify import Clarification, clarifying_question, settle
+from policies.clarify import Clarification, clarifying_question, confirmed_by_reading, settle
 from policies.classifier import Classification, Classifier
 from policies.engines import PolicyEngine
 from policies.modes import MODES, Mode, policy_mode
 from policies.router import default_library, route
 from policies.runtime import PolicyPort, PolicyState
-from policies.understanding import Understanding, only_thanks
+from policies.understanding import REQUEST_WORDS, Understanding, only_thanks
 from policies.variants import variant_for
 from worker.actions import TicketActions
 from worker.conversation import Conversation, ConversationStore
@@ -112,7 +112,11 @@ class EventProcessor:
         policy, reason = (
             self._policy_for(classification, event.helpdesk) if barrier is None else (None, barrier)
         )
+        if policy is None and barrier is None and classification.confidence < self.settings.min_confidence:
+            confirmed = confirmed_by_reading(classification, self._handled(event.helpdesk), opener.intents)
+            policy = self._route_id(confirmed, event.helpdesk) if confirmed else None
         if policy is None:
+            reason = with_requests(reason, opener)
             question = self._clarifying(classification, event.helpdesk, opener) if barrier is None else None
             if question is not None:
                 return self._ask_type(conversation, question)
@@ -144,9 +148,14 @@ class EventProcessor:
         """An unsure classification that one short question could settle (policies.clarify)."""
         if classification.confidence >= self.settings.min_confidence or "human" in opener.intents:
             return None
-        return clarifying_question(
-            classification, lambda label: route(label, helpdesk).policy is not None, opener.intents
-        )
+        return clarifying_question(classification, self._handled(helpdesk), opener.intents)
+
+    def _handled(self, helpdesk: str) -> Callable[[str], bool]:
+        return lambda label: route(label, helpdesk).policy is not None
+
+    def _route_id(self, label: str, helpdesk: str) -> str | None:
+        found = route(label, helpdesk).policy
+        return found.id if found else None
 
     def _ask_type(self, conversation: Conversation, question: Clarification) -> Outcome:
         actions = TicketActions(self.desk, ActionLedger(self.redis, conversation.key), conversation)
@@ -168,7 +177,10 @@ class EventProcessor:
         policy = route(label, conversation.helpdesk).policy if label and label != "other" else None
         if label is None or policy is None:
             why = "did not say which" if label is None else "says it is about something else"
-            self._hand_off(conversation, f"the classifier was unsure and the customer's answer {why}")
+            said = Understanding.from_dict(PolicyState.from_dict(conversation.policy).understood)
+            said.add(self.engine.reader.read(reply), reply)
+            reason = with_requests(f"the classifier was unsure and the customer's answer {why}", said)
+            self._hand_off(conversation, reason)
             return Outcome("handed_off", "type not settled")
         conversation.ticket_type = label
         ticket = conversation.context.setdefault("ticket", {})
@@ -302,6 +314,15 @@ def policy_for(
 
 def policy_mode_of(conversation: Conversation) -> Mode:
     return cast(Mode, conversation.mode if conversation.mode in MODES else "live")
+
+
+def with_requests(reason: str, said: Understanding) -> str:
+    """A hand-off reason with what the customer asked for, so the person need not re-read the thread."""
+    asked = [REQUEST_WORDS[i] for i in said.intents if i in REQUEST_WORDS]
+    if not asked:
+        return reason
+    orders = f" (order {', '.join(said.order_numbers)})" if said.order_numbers else ""
+    return f"{reason}; the customer asks for {', '.join(asked)}{orders}"
 
 
 def bot_user_ids() -> set[str]:

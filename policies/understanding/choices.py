@@ -18,7 +18,7 @@ from policies.expressions import as_date, render_template
 from policies.extract import extract_order_numbers
 from policies.text import words
 
-__all__ = ["match_items", "option_label", "pick_options", "singular"]
+__all__ = ["by_words", "match_items", "option_label", "pick_options", "singular"]
 
 _ORDINALS = {
     "first": 0,
@@ -352,6 +352,12 @@ def _relative_window(lowered: str, today: date) -> tuple[date, date] | None:
     return None
 
 
+def by_words(text: str, options: Sequence[Any], show: str | None = None) -> list[int]:
+    """The one option the text names by what it holds ("the oat milk creamer"), or []."""
+    found = _by_words(text, options, show)
+    return found if len(found) == 1 else []
+
+
 def _by_words(text: str, options: Sequence[Any], show: str | None) -> list[int]:
     wanted = _content(text)
     if not wanted:
@@ -372,20 +378,37 @@ _QTY_AFTER = re.compile(
 )
 
 
+_FINE = re.compile(
+    r"\b(?:is|are|was|were|came|arrived|look|looks|seem|seems)?\s*(?:fine|ok|okay|intact|perfect|alright|"
+    r"all right|undamaged|unharmed|in one piece|in good shape|good)\b|\bsurvived\b|\bno problem with\b"
+)
+_CLAUSE = re.compile(r"[.;!?\n]+|,\s*(?:but|and)?\s*|\bbut\b")
+
+
 def match_items(text: str, items: Sequence[Any]) -> dict[int, int | None]:
     """Which of an order's items the text names, with the quantity said (None: not said).
 
     "both mugs" -> the mug line, 2; "one of the plates" -> 1; "the mug" -> None; "2x mug" -> 2.
-    "everything" / "the whole order" -> every line with its full quantity.
+    "everything" / "the whole order" -> every line with its full quantity. An item named in a clause
+    that says it is fine ("the plate survived", "the other mug is fine") is left out, and a misspelt
+    name ("plaets") is still read as the item it is closest to.
     """
     lowered = " ".join(text.lower().replace("×", "x").split())
     names = [_item_words(item) for item in items]
     found: dict[int, int | None] = {}
+    fine: set[int] = set()
+    for clause in _CLAUSE.split(lowered):
+        if (
+            clause
+            and _FINE.search(clause)
+            and not re.search(r"\b(?:broke|broken|cracked|damaged|smashed|missing)\b", clause)
+        ):
+            fine.update(i for i, n in enumerate(names) for w in re.findall(r"[a-z]+", clause) if _named(w, n))
     for match in re.finditer(r"[a-z]+", lowered):
         word = singular(match.group(0))
         if word in _STOP or len(word) < 3:
             continue
-        owners = [i for i, n in enumerate(names) if word in n]
+        owners = [i for i, n in enumerate(names) if _named(match.group(0), n)]
         if len(owners) != 1:
             continue
         index = owners[0]
@@ -398,9 +421,30 @@ def match_items(text: str, items: Sequence[Any]) -> dict[int, int | None]:
                 quantity = int(after.group("num") or after.group("num2"))
         if index not in found or found[index] is None:
             found[index] = quantity
+    for index in fine:
+        if found.get(index) is None:  # "the other mug is fine" does not undo "one of the mugs"
+            found.pop(index, None)
     if not found and _EVERY.search(" ".join(words(text))):
         return {i: _ordered(item) for i, item in enumerate(items)}
     return found
+
+
+def _named(word: str, item_words: set[str]) -> bool:
+    """A word of the text names an item word: the same after plurals, or one slip away ("plaets")."""
+    word = singular(word.lower())
+    if word in _STOP or len(word) < 3:
+        return False
+    if word in item_words:
+        return True
+    return len(word) >= 5 and any(
+        len(w) >= 5 and w[0] == word[0] and _osa(word, w) <= (2 if len(w) >= 8 else 1) for w in item_words
+    )
+
+
+def _osa(a: str, b: str) -> int:
+    from policies.classifier_rules import _osa_distance
+
+    return _osa_distance(a, b)
 
 
 def _item_words(item: Any) -> set[str]:

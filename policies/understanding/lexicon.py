@@ -49,6 +49,8 @@ AFFIRM = _any(
     r"\bi will take (?:it|that|the)\b",
     r"\bplease (?:proceed|continue)\b",
     r"\bproceed\b",
+    r"^(?:the )?same (?:address|one|place)\b",
+    r"\b(?:that|this|it) is (?:my|the right|the correct) address\b",
 )
 """A yes. `^`-anchored forms are short replies ("ok", "fine") that only mean yes at the start."""
 
@@ -65,6 +67,8 @@ DECLINE = _any(
     r"\b(?:do not|dont)(?: \.)*$",
     r"\bnever ?mind\b",
     r"\bhold off\b",
+    r"\bno\b.{0,12}\b(?:that is|it is|i am) (?:fine|ok|okay|good)\b",
+    r"\bleave it (?:paused|as it is|as is|like that|alone)\b",
 )
 """A no, or declining what was offered. "no problem" and "no worries" are not a no."""
 

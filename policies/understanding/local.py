@@ -315,6 +315,8 @@ def _yes_no(reading: Reading, text: str, canon: str, sentences: list[str], quest
     no = short == "n" or bool(lx.DECLINE.search(canon)) or bool(lx.NEGATED_AFFIRM.search(canon))
     if yes and lx.NEGATED_AFFIRM.search(first):
         yes = False
+    if yes and re.search(r"^(?:no|nope|nah)\b", first) and not lx.MIXED.search(canon):
+        yes = False  # "no, that's fine": the "fine" is the no's politeness, not a yes
     qualifiers: list[str] = []
     if lx.MIXED.search(canon):
         qualifiers.append("mixed")
@@ -336,8 +338,11 @@ def _yes_no(reading: Reading, text: str, canon: str, sentences: list[str], quest
         named, negated = _names_action(canon, action)
         if named and not negated:
             yes = True
-        if negated or lx.KEEP_INSTEAD.get(action, _NEVER).search(canon):
+        keep = lx.KEEP_INSTEAD.get(action, _NEVER).search(canon)
+        if negated or (keep and not yes):
             no, yes = True, False
+        elif keep:  # "yes but keep the mugs, only cancel the kettle": part of it, not the question
+            no = True
         others = [
             i
             for i in reading.intents

@@ -22,6 +22,7 @@ __all__ = [
     "INTENTS",
     "PROBLEMS",
     "QUALIFIERS",
+    "REQUEST_WORDS",
     "ItemMention",
     "Question",
     "Reading",
@@ -42,6 +43,22 @@ INTENTS: tuple[str, ...] = (
     "human",  # asks for a person
 )
 """Every request or complaint a message can carry; a message may carry several."""
+
+REQUEST_WORDS = {
+    "refund": "a refund",
+    "return": "a return",
+    "replacement": "a replacement",
+    "not_received": "help with an order that never arrived",
+    "cancel_order": "an order cancellation",
+    "cancel_subscription": "a subscription cancellation",
+    "skip_delivery": "a skipped delivery",
+    "pause_subscription": "a paused subscription",
+    "where_is_order": "where their order is",
+    "change_address": "a new shipping address",
+    "more_discount": "a bigger discount",
+    "human": "a person",
+}
+"""How each request reads in a sentence to the customer or a note for a person."""
 
 PROBLEMS: tuple[str, ...] = ("lost", "damaged", "wrong_item", "missing_item")
 """What went wrong with an order, as a replacement or a claim needs it."""
