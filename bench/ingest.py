@@ -432,6 +432,7 @@ def app_env(redis_url: str, data_dir: Path) -> dict[str, str]:
         "FRESHDESK_WEBHOOK_USER": "policydesk",
         "FRESHDESK_WEBHOOK_PASSWORD": secrets.token_hex(16),
         "SALESFORCE_ORG_ID": SALESFORCE_ORG_ID,
+        "SALESFORCE_WEBHOOK_URL_SECRET": secrets.token_hex(16),
         "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
     }
 

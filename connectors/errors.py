@@ -32,7 +32,14 @@ class PlatformUnavailable(PlatformError):
 
 
 class OutcomeUnknown(PlatformError):
-    """A non-idempotent write failed in a way that leaves its effect unknown; never repeat it blindly."""
+    """A non-idempotent write failed in a way that leaves its effect unknown; never repeat it blindly.
+
+    Retryable in the sense that trying later helps: the ledger keeps the write's intent, so the retried
+    turn first looks the effect up on the platform (reconciliation) and only writes if it is not
+    there; a write that cannot be looked up goes to a person. In-process retries never repeat it
+    (connectors.http.is_retryable)."""
+
+    retryable = True
 
 
 class AuthFailed(PlatformError):

@@ -415,9 +415,10 @@ class GuardedTools:
         self.facts = facts
         self.policy_guards: Mapping[str, Any] = policy_guards or {}
         self.registry = registry
-        # The helpdesk's own record of who wrote in. When there is one, only that email can be verified:
-        # knowing someone else's address is not being them. (A chat with no email can verify an email the
-        # customer gives; writes then still need an order that belongs to it.)
+        # Who wrote in: the helpdesk's own record of the requester, or an email the customer proved
+        # control of (worker.identity). Only that email can be verified, and account-specific reads are
+        # refused for any other: knowing someone's address is not being them. With none, nothing about
+        # any account is read or written.
         self.requester_email = email_of(requester_email)
 
     def call(self, step_key: str, tool: str, args: Mapping[str, Any]) -> Any:
@@ -427,6 +428,8 @@ class GuardedTools:
         if found is None:
             raise KeyError(f"unknown tool {tool!r}")
         args = dict(args)
+        if not found.writes and self.check_read(found, args):
+            return None  # withheld: the engine sees "nothing found", and nothing was read
         if found.writes:
             verdicts = self.verdicts(found, args)
             witness = getattr(self.port, "guards_checked", None)  # a simulation's trace records them
@@ -438,8 +441,43 @@ class GuardedTools:
         result = self.port.call_tool(step_key, found.name, args)
         if found.writes:
             self.facts.use_confirmation(canonical(found.name, args))
+        elif self.foreign(result):
+            return None  # another customer's records: withheld, answered as "nothing found"
         self.observe(found, args, result)
         return result
+
+    def check_read(self, tool: Tool, args: Mapping[str, Any]) -> str | None:
+        """An account-specific read (by email, or by an order or subscription) needs a proven email, and
+        an email argument must be that one. A read that breaks this is not made: `call` answers it as
+        "nothing found", which reveals nothing (not even whether the account exists) and lets the
+        policy carry on as it does for an unknown customer."""
+        emails = [args[name] for name in EMAIL_ARGS if name in args]
+        by_record = any(name in args for name in (*ORDER_ARGS, SUBSCRIPTION_ARG))
+        if not (emails or by_record):
+            return None
+        if self.requester_email is None:
+            return f"@{tool.name} reads an account, and the customer has not proven any email yet"
+        for value in emails:
+            if email_of(value) != self.requester_email:
+                return f"@{tool.name} names an email that is not the customer's own"
+        return None
+
+    def foreign(self, value: Any, depth: int = 0) -> bool:
+        """Whether a read's result holds an order, subscription or account of another email than the
+        customer's proven one (or any, when none is proven): such a result is withheld (None)."""
+        if depth > MAX_WALK_DEPTH:
+            return False
+        if isinstance(value, list):
+            return any(self.foreign(item, depth + 1) for item in value[:MAX_WALK_ITEMS])
+        if not isinstance(value, Mapping):
+            return False
+        for key in ("email", "customer_email"):
+            owner = email_of(value.get(key))
+            if owner is not None and owner != self.requester_email:
+                return True
+        return any(
+            self.foreign(value.get(key), depth + 1) for key in ("customer", "orders", "subscriptions", "data")
+        )
 
     def check(self, tool: Tool, args: Mapping[str, Any]) -> str | None:
         """The first guard the call breaks, as a sentence; None when every guard holds."""
@@ -494,7 +532,7 @@ class GuardedTools:
         found = email_of(customer.get("email")) or asked
         if found is None or (asked is not None and found != asked) or not customer.get("id"):
             return
-        if self.requester_email is not None and found != self.requester_email:
+        if found != self.requester_email:  # only the helpdesk's requester or a proven email
             return
         self.facts.verify(found, customer.get("id"))
         for sub in result.get("subscriptions") or []:

@@ -44,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     redis_cmd = commands.add_parser("redis", help="the embedded Redis used when REDIS_URL is unset")
     redis_cmd.add_argument("action", choices=["start", "stop", "url"])
 
+    letters = commands.add_parser("deadletters", help="events that failed and could not be handed off")
+    letters.add_argument("action", choices=["list", "replay", "drop"])
+    letters.add_argument("ids", nargs="*", help="dead letter ids (replay/drop); --all for every one")
+    letters.add_argument("--all", action="store_true", help="replay or drop every dead letter")
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     handler = {
@@ -57,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         "offers": _offers,
         "shadow": _shadow,
         "redis": _redis,
+        "deadletters": _deadletters,
     }[args.command]
     return handler(args)
 
@@ -147,6 +153,42 @@ def _redis(args: argparse.Namespace) -> int:
     url = resolve_redis_url()
     print(url if args.action == "url" else f"running: {url.split('@')[-1]}")
     return 0
+
+
+def _deadletters(args: argparse.Namespace) -> int:
+    """list: one line per dead letter; replay: re-enqueue (the worker reads everything from the
+    helpdesk again, so a replay after the cause is fixed simply processes the ticket); drop: delete."""
+    from worker import deadletters
+    from worker.redis_conn import get_redis
+
+    client = get_redis()
+    letters = deadletters.listing(client)
+    if args.action == "list":
+        if not letters:
+            print("no dead letters")
+        for letter in letters:
+            event = letter["event"]
+            print(
+                f"{letter['id']}  {event['helpdesk']}:{event['ticket_id']}  {event['kind']}  "
+                f"error: {letter['error']}  hand-off: {letter['handoff_error']}"
+            )
+        return 0
+    chosen = [letter for letter in letters if args.all or letter["id"] in args.ids]
+    missing = set(args.ids) - {letter["id"] for letter in letters}
+    if not chosen and not missing:
+        print("name dead letter ids, or --all")
+        return 2
+    for letter in chosen:
+        if args.action == "replay":
+            from worker.events import TicketEvent
+            from worker.intake import accept
+
+            accept(TicketEvent.from_dict({**letter["event"], "event_id": None}))
+        deadletters.drop(client, letter["id"])
+        print(f"{'replayed' if args.action == 'replay' else 'dropped'} {letter['id']}")
+    for letter_id in sorted(missing):
+        print(f"no dead letter {letter_id}", file=sys.stderr)
+    return 1 if missing else 0
 
 
 if __name__ == "__main__":

@@ -74,7 +74,13 @@ class SandboxCustomers:
         else:
             sent = (
                 deliveries.salesforce_case_created(
-                    ticket_id, subject, text, email, name, org_id=self.env["SALESFORCE_ORG_ID"]
+                    ticket_id,
+                    subject,
+                    text,
+                    email,
+                    name,
+                    org_id=self.env["SALESFORCE_ORG_ID"],
+                    session_id=created.get("session_id"),
                 ),
             )
         signed = tuple(d.authenticated(self.env) for d in sent)
@@ -110,6 +116,7 @@ class SandboxCustomers:
                 "",
                 ticket.email,
                 org_id=self.env["SALESFORCE_ORG_ID"],
+                session_id=added.get("session_id"),
             )
         return sent.authenticated(self.env)
 

@@ -60,7 +60,7 @@ class Delivery:
         return replace(self, headers={**self.headers, "Authorization": f"Basic {token}"})
 
     def with_url_token(self, token: str) -> Delivery:
-        """A Freshdesk callback URL carrying our secret as ?token=..."""
+        """A Freshdesk or Salesforce endpoint URL carrying our secret as ?token=..."""
         return replace(self, query={**self.query, FRESHDESK_TOKEN_PARAM: token})
 
     def authenticated(self, env: Mapping[str, str]) -> Delivery:
@@ -74,6 +74,8 @@ class Delivery:
                 delivery = delivery.with_basic_auth(user, password)
             if env.get("FRESHDESK_WEBHOOK_URL_SECRET"):
                 delivery = delivery.with_url_token(env["FRESHDESK_WEBHOOK_URL_SECRET"])
+        if self.helpdesk == "salesforce" and env.get("SALESFORCE_WEBHOOK_URL_SECRET"):
+            delivery = delivery.with_url_token(env["SALESFORCE_WEBHOOK_URL_SECRET"])
         return delivery
 
     @property
@@ -329,7 +331,7 @@ _SOAP_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
   <notifications xmlns="http://soap.sforce.com/2005/09/outbound">
    <OrganizationId>{org}</OrganizationId>
    <ActionId>04k5g000000XyZ1AAK</ActionId>
-   <SessionId xsi:nil="true"/>
+   {session}
    <EnterpriseUrl>https://acme.my.salesforce.com/services/Soap/c/59.0/{org15}</EnterpriseUrl>
    <PartnerUrl>https://acme.my.salesforce.com/services/Soap/u/59.0/{org15}</PartnerUrl>
 """
@@ -367,9 +369,13 @@ def case_fields(
     }
 
 
-def salesforce_outbound_message(org_id: str, cases: list[Mapping[str, str | None]]) -> Delivery:
-    """One Outbound Message with a Notification (fresh Id) per Case field set, as Salesforce batches them."""
-    parts = [_SOAP_HEAD.format(org=escape(org_id), org15=escape(org_id[:15]))]
+def salesforce_outbound_message(
+    org_id: str, cases: list[Mapping[str, str | None]], session_id: str | None = None
+) -> Delivery:
+    """One Outbound Message with a Notification (fresh Id) per Case field set, as Salesforce batches them.
+    `session_id` is what "Send Session ID" puts in the message (nil when it is not ticked)."""
+    session = f"<SessionId>{escape(session_id)}</SessionId>" if session_id else '<SessionId xsi:nil="true"/>'
+    parts = [_SOAP_HEAD.format(org=escape(org_id), org15=escape(org_id[:15]), session=session)]
     for case in cases:
         parts.append(f"   <Notification>\n    <Id>{new_salesforce_id('04l')}</Id>\n")
         parts.append('    <sObject xsi:type="sf:Case" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">\n')
@@ -392,6 +398,7 @@ def salesforce_case_created(
     supplied_name: str | None = None,
     *,
     org_id: str,
+    session_id: str | None = None,
     **fields: Any,
 ) -> Delivery:
     """The Case Outbound Message fired when a case is created (no reply stamp yet)."""
@@ -403,7 +410,7 @@ def salesforce_case_created(
         supplied_name=supplied_name,
         **fields,
     )
-    return salesforce_outbound_message(org_id, [case])
+    return salesforce_outbound_message(org_id, [case], session_id)
 
 
 def salesforce_customer_reply(
@@ -416,10 +423,18 @@ def salesforce_customer_reply(
     org_id: str,
     replied_at: str | None = None,
     reply_field: str = DEFAULT_REPLY_FIELD,
+    session_id: str | None = None,
     **fields: Any,
 ) -> Delivery:
     """The Case Outbound Message fired after a Flow stamps the reply field for an incoming email."""
     fields[reply_field] = replied_at or _now()
     return salesforce_case_created(
-        case_id, subject, description, supplied_email, supplied_name, org_id=org_id, **fields
+        case_id,
+        subject,
+        description,
+        supplied_email,
+        supplied_name,
+        org_id=org_id,
+        session_id=session_id,
+        **fields,
     )

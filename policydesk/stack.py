@@ -39,9 +39,10 @@ def process_env(overrides: Mapping[str, str]) -> dict[str, str]:
 
 
 class WebProcess:
-    """gunicorn serving webhooks.app on a free loopback port.
+    """gunicorn serving webhooks.app on a free loopback port, with the Procfile's worker class.
 
-    `app_target` lets a benchmark serve its baseline app under exactly the same gunicorn settings.
+    `app_target` lets a benchmark serve its baseline app under exactly the same gunicorn settings;
+    `worker_class` lets one compare gevent (the Procfile's) with the threaded worker.
     """
 
     def __init__(
@@ -52,6 +53,8 @@ class WebProcess:
         threads: int = 4,
         log_dir: Path,
         app_target: str = "webhooks.app:create_app()",
+        worker_class: str = "gevent",
+        connections: int = 1000,
     ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -64,8 +67,11 @@ class WebProcess:
             f"127.0.0.1:{self.port}",
             "--workers",
             str(workers),
-            "--threads",
-            str(threads),
+            *(
+                ["--worker-class", "gevent", "--worker-connections", str(connections)]
+                if worker_class == "gevent"
+                else ["--worker-class", worker_class, "--threads", str(threads)]
+            ),
             "--timeout",
             "30",
             app_target,
@@ -135,6 +141,30 @@ class WorkerProcess:
             self.proc.wait()
 
 
+class BeatProcess:
+    """Celery beat, as the Procfile's `beat` process runs it: it schedules the stale sweep."""
+
+    def __init__(self, env: Mapping[str, str], *, log_dir: Path):
+        self.log_path = log_dir / "beat.log"
+        self._cmd = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "beat", "--loglevel=INFO"]
+        self._env = process_env(env)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30) -> BeatProcess:
+        self.proc = _spawn(self._cmd, self._env, self.log_path)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"beat exited; see {self.log_path}")
+            if "beat: Starting" in self.log_path.read_text(errors="replace"):
+                return self
+            time.sleep(0.2)
+        raise RuntimeError(f"beat not started after {timeout}s; see {self.log_path}")
+
+    def stop(self) -> None:
+        _terminate(self.proc)
+
+
 def _spawn(cmd: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "w")  # noqa: SIM115 - handed to the child, closed by the OS on exit
@@ -177,6 +207,7 @@ def local_stack(
         "FRESHDESK_WEBHOOK_USER": "policydesk",
         "FRESHDESK_WEBHOOK_PASSWORD": secrets.token_hex(16),
         "SALESFORCE_ORG_ID": "00D5g000004AbCdEAF",
+        "SALESFORCE_WEBHOOK_URL_SECRET": secrets.token_hex(16),
         **sandbox.env(),
         **(env or {}),
     }

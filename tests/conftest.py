@@ -58,6 +58,7 @@ def base_env(redis_url: str, sandbox: SandboxServer, data_dir: Path) -> dict[str
         "FRESHDESK_WEBHOOK_PASSWORD": "freshdesk-webhook-password-for-tests",
         "FRESHDESK_WEBHOOK_URL_SECRET": "freshdesk-url-secret-for-tests",
         "SALESFORCE_ORG_ID": "00D5g000004AbCdEAF",
+        "SALESFORCE_WEBHOOK_URL_SECRET": "salesforce-url-secret-for-tests",
         **sandbox.env(),
     }
     return env

@@ -691,7 +691,7 @@ def test_with_the_worker_port_and_redis_ledger_a_rerun_replies_once(
     from worker.actions import TicketActions
     from worker.conversation import Conversation
     from worker.ledger import ActionLedger
-    from worker.policy_port import TicketPolicyPort
+    from worker.policy_port import TicketPolicyPort, send_outbox
 
     created = sandbox_api.post(
         f"{sandbox_api.base_url}/_sandbox/kustomer/tickets",
@@ -712,5 +712,6 @@ def test_with_the_worker_port_and_redis_ledger_a_rerun_replies_once(
     first = engine.start(PolicyState.from_dict(stored), "agent-cancel", ctx, worker_port())
     again = engine.start(PolicyState.from_dict(stored), "agent-cancel", ctx, worker_port())
     assert first.status == again.status == "waiting"
+    send_outbox(worker_port().actions, conversation)  # what the worker sends once the turn is saved
     view = sandbox_calls.ticket(sandbox_api, "kustomer", ticket)
     assert view["replies"] == ["I see order #5007. Cancel it?"]

@@ -183,3 +183,59 @@ def test_worker_killed_after_the_store_created_a_replacement_creates_no_second_o
     ]
     assert len(created) == 1, created
     assert "is set up for you" in view["replies"][-1], view["replies"]
+
+
+def test_an_answer_to_a_question_posted_just_before_the_worker_died_is_acted_on(
+    crash_web, crash_customers, crash_env, data_dir, sandbox
+):
+    """The worker dies after the question went out but before it learnt so; the customer has answered
+    by the time a new worker picks the ticket up. The answer is applied to that question (one
+    replacement order, the customer told), never to the previous one, and nothing waits forever."""
+    customers = crash_customers
+    logs = data_dir / "crash-logs"
+    first = WorkerProcess(crash_env, log_dir=logs, name="doomed-question").start()
+    since = len(customers.writes("kustomer"))
+    customers.http.post(
+        f"{sandbox.url}/_sandbox/faults",
+        json={
+            "platform": "kustomer",
+            "status": 0,
+            "method": "POST",
+            "path_contains": "/drafts",
+            "delay": 25,
+            "delay_after": True,
+        },
+    ).raise_for_status()
+    try:
+        ticket = customers.open_ticket(
+            "kustomer",
+            "Broken mugs",
+            "Order #5001 arrived damaged, both mugs are broken. Can you send a replacement?",
+            "delivered.eligible@bigcommerce.example",
+        )
+        for delivery in ticket.deliveries:
+            assert delivery.post(crash_web.url).status_code == 202
+        wait_for_held(customers, "kustomer", "/drafts", since)
+        # the question is on the ticket (applied, its answer held): the customer answers it
+        shown = customers.http.get(f"{sandbox.url}/_sandbox/kustomer/tickets/{ticket.ticket_id}").json()
+        assert any("free replacement" in text for text in shown["replies"] + shown["drafts"]), shown
+        assert customers.reply(ticket, "Yes, same address").post(crash_web.url).status_code == 202
+        first.kill()
+    finally:
+        customers.http.delete(f"{sandbox.url}/_sandbox/faults")
+        first.kill()
+
+    orders_before = len(customers.writes("bigcommerce"))
+    second = WorkerProcess(crash_env, log_dir=logs, name="rescuer-question").start()
+    try:
+        view = customers.wait_for(ticket, lambda v: any("is set up" in r for r in v["replies"]), timeout=90)
+    finally:
+        second.stop()
+    created = [
+        w
+        for w in customers.writes("bigcommerce")[orders_before:]
+        if w["method"] == "POST" and w["path"].endswith("/v2/orders") and not w.get("fault")
+    ]
+    assert len(created) == 1, (view["replies"], view["notes"])
+    assert sum("free replacement" in r for r in view["replies"]) == 1, view["replies"]
+    assert "is set up" in view["replies"][-1], view["replies"]

@@ -214,16 +214,21 @@ def test_delivered_but_disputed_is_handed_off_as_not_received(
     assert "hasn't reached you" in port.replies[-1]
 
 
-def test_email_is_asked_for_when_missing_then_used(engine: FlowEngine, port: RecordingPort) -> None:
+def test_an_email_typed_by_an_unidentified_customer_unlocks_nothing(
+    engine: FlowEngine, port: RecordingPort
+) -> None:
+    """With no requester the helpdesk knows and no proven email, the flow may ask for an address, but
+    nothing of the account it names is read: the guards refuse, and a person takes the ticket. (The
+    worker proves such a customer's email before a policy runs: worker.identity.)"""
     state = engine.start(PolicyState(), POLICY, context(None), port)
     assert state.status == "waiting" and state.waiting_for == "email"
     assert port.replies == [port.replies[0]] and "email address" in port.replies[0]
     assert port.replies[0].startswith("Hi Jane,")
     assert port.tools_called == []
     state = engine.resume(state, "Sure, it's Shipped@Shop.example", context(None), port)
-    assert state.status == "resolved"
-    assert "https://track.example/1Z1" in port.replies[-1]
-    assert state.slots["email"] == "shipped@shop.example"
+    assert port.tools_called == []  # the account is not even looked up
+    assert port.replies[-1].startswith("I couldn't find an account")  # as for an unknown address
+    assert "https://track.example/1Z1" not in "".join(port.replies)
 
 
 def test_email_not_found_is_asked_once_more_then_handed_off(engine: FlowEngine, port: RecordingPort) -> None:
@@ -232,16 +237,18 @@ def test_email_not_found_is_asked_once_more_then_handed_off(engine: FlowEngine, 
     assert port.replies[-1].startswith("I couldn't find an account")
     state = engine.resume(state, "try other@nowhere.example", context("typo@shop.example"), port)
     assert state.status == "handed_off"
+    # another email than the requester's is never looked up
     assert port.handoffs[0].reason.startswith("could not verify the customer")
-    assert port.tools_called == ["get_salesforce_account_details", "get_salesforce_account_details"]
+    assert port.tools_called == ["get_salesforce_account_details"]
     assert "typo@" not in port.handoffs[0].checked  # no email addresses in the agent note summary
 
 
-def test_email_not_found_then_corrected(engine: FlowEngine, port: RecordingPort) -> None:
+def test_an_email_other_than_the_requesters_is_not_read(engine: FlowEngine, port: RecordingPort) -> None:
+    """The requester asks about another address: that account is not read (it would be anyone's)."""
     state = engine.start(PolicyState(), POLICY, context("typo@shop.example"), port)
     state = engine.resume(state, "oops, it is canceled@shop.example", context("typo@shop.example"), port)
-    assert state.status == "resolved"
-    assert "was canceled" in port.replies[-1]
+    assert state.status == "handed_off" and port.tools_called == ["get_salesforce_account_details"]
+    assert not any("was canceled" in reply for reply in port.replies)
 
 
 def test_asked_twice_without_an_answer_hands_off(engine: FlowEngine, port: RecordingPort) -> None:
@@ -291,9 +298,13 @@ def test_known_facts_are_not_asked_again(engine: FlowEngine, port: RecordingPort
     assert state.status == "resolved" and "1043" in port2.replies[0]
 
 
-def test_an_email_in_the_first_message_is_used(engine: FlowEngine, port: RecordingPort) -> None:
+def test_an_email_in_the_first_message_is_used_once_proven(engine: FlowEngine, port: RecordingPort) -> None:
     ctx = context(None, text="My order under processing@shop.example has not shipped")
     state = engine.start(PolicyState(), POLICY, ctx, port)
+    assert state.status == "waiting" and port.tools_called == []  # typed, not proven: nothing read
+    proven = context("processing@shop.example", text="My order under processing@shop.example has not shipped")
+    port = RecordingPort(port.registry)
+    state = engine.start(PolicyState(), POLICY, proven, port)
     assert state.status == "resolved"
     assert "being prepared" in port.replies[0]
 
@@ -511,12 +522,10 @@ def test_salesforce_aftership_multi_turn_with_several_orders(
 ) -> None:
     email = "several.orders@aftership.example"
     ticket = open_ticket(sandbox_api, "salesforce", email, "where is my stuff")
-    ctx = real_context("salesforce", ticket, None, "where is my stuff")
+    ctx = real_context("salesforce", ticket, email, "where is my stuff")
     engine = FlowEngine(library, real_tools)
     port = RecordingPort(real_tools, today=date.today())
     state = engine.start(PolicyState(), POLICY, ctx, port)
-    assert state.waiting_for == "email"
-    state = engine.resume(state, f"it's {email}", ctx, port)
     assert state.waiting_for == "chosen"
     assert "#AS-1012" in port.replies[-1] and "#AS-1010" in port.replies[-1]
     state = engine.resume(state, "AS-1010", ctx, port)

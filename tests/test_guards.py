@@ -196,7 +196,10 @@ def shop() -> dict[str, Any]:
 @pytest.fixture
 def tools(shop: dict[str, Any]) -> GuardedTools:
     registry = shop_registry(shop)
-    return GuardedTools(ShopPort(registry), GuardFacts(), {"max_discount_percent": 15}, registry)
+    # Alice wrote in: the helpdesk knows her address (or she proved it, worker.identity)
+    return GuardedTools(
+        ShopPort(registry), GuardFacts(), {"max_discount_percent": 15}, registry, requester_email=ALICE
+    )
 
 
 def verified_alice(tools: GuardedTools) -> GuardedTools:
@@ -232,7 +235,8 @@ def allowed(tools: GuardedTools, tool: str, args: dict[str, Any]) -> Any:
 def test_verified_customer(tools: GuardedTools, shop: dict[str, Any]) -> None:
     reason = refused(tools, "cancel_shop_order", {"order_id": "1001"})
     assert reason == "the customer is not verified: no account lookup has found them yet"
-    tools.call("k/a", "get_shop_account_details", {"email": "nobody@shop.example"})  # no account: no fact
+    # another email than the requester's is not even looked up
+    assert tools.call("k/a", "get_shop_account_details", {"email": "nobody@shop.example"}) is None
     assert tools.facts.verified_email is None
     verified_alice(tools)
     assert tools.facts.verified_email == ALICE
@@ -247,8 +251,8 @@ def test_a_ticket_from_one_customer_cannot_verify_another(shop: dict[str, Any]) 
     """Mallory writes in from her own address and gives Alice's: the helpdesk knows who wrote in."""
     registry = shop_registry(shop)
     tools = GuardedTools(ShopPort(registry), GuardFacts(), {}, registry, requester_email=MALLORY)
-    tools.call("k/account", "get_shop_account_details", {"email": ALICE})
-    tools.call("k/orders", "get_shop_orders", {"email": ALICE})
+    for tool in ("get_shop_account_details", "get_shop_orders"):  # Alice's account is not read at all
+        assert tools.call("k/read", tool, {"email": ALICE}) is None
     assert tools.facts.verified_email is None
     reason = refused(tools, "cancel_shop_order", {"order_id": "1001"})
     assert reason == "the customer is not verified: no account lookup has found them yet"
@@ -259,7 +263,8 @@ def test_a_ticket_from_one_customer_cannot_verify_another(shop: dict[str, Any]) 
 
 def test_owns_order(tools: GuardedTools, shop: dict[str, Any]) -> None:
     verified_alice(tools)
-    tools.call("k/other", "shop_order_details", {"order_id": "2001"})  # read, but Mallory's
+    # Mallory's order: withheld from the engine, answered as "nothing found"
+    assert tools.call("k/other", "shop_order_details", {"order_id": "2001"}) is None
     assert refused(tools, "cancel_shop_order", {"order_id": "2001"}) == (
         "order 2001 is not one of the verified customer's orders"
     )
@@ -281,16 +286,21 @@ def test_a_second_account_lookup_moves_verification_and_the_first_customers_orde
     tools: GuardedTools,
 ) -> None:
     verified_alice(tools)
-    tools.call("k/account2", "get_shop_account_details", {"email": MALLORY})
+    # Alice cannot look Mallory's account up at all
+    assert tools.call("k/account2", "get_shop_account_details", {"email": MALLORY}) is None
+    assert tools.facts.verified_email == ALICE
+    mallory = GuardedTools(tools.port, tools.facts, {}, tools.registry, requester_email=MALLORY)
+    mallory.call("k/account3", "get_shop_account_details", {"email": MALLORY})
     assert tools.facts.verified_email == MALLORY
-    assert refused(tools, "cancel_shop_order", {"order_id": "1001"}) == (
+    assert refused(mallory, "cancel_shop_order", {"order_id": "1001"}) == (
         "order 1001 is not one of the verified customer's orders"
     )
 
 
 def test_owns_subscription(tools: GuardedTools, shop: dict[str, Any]) -> None:
     verified_alice(tools)
-    tools.call("k/s2", "get_shop_subscription", {"subscription_id": "S2"})
+    # another customer's subscription: withheld
+    assert tools.call("k/s2", "get_shop_subscription", {"subscription_id": "S2"}) is None
     assert refused(tools, "skip_shop_delivery", {"subscription_id": "S2"}) == (
         "subscription S2 is not one of the verified customer's subscriptions"
     )
@@ -349,7 +359,9 @@ def test_max_discount(tools: GuardedTools, shop: dict[str, Any]) -> None:
         "the discount 15.5% is above the policy's coupon maximum of 15%"  # no coupon cap: the discount's
     )
     allowed(tools, "set_discount_to_order", {"order_id": "1001", "percent": 15})
-    no_cap = GuardedTools(tools.port, tools.facts, {}, tools.registry)  # a policy without the guard
+    no_cap = GuardedTools(
+        tools.port, tools.facts, {}, tools.registry, requester_email=ALICE
+    )  # a policy without the guard
     assert refused(no_cap, "set_discount_to_order", {"order_id": "1001", "percent": 5}) == (
         "the discount 5% is above the policy's maximum of 0%"
     )
@@ -360,7 +372,7 @@ def test_a_coupon_cap_of_its_own(tools: GuardedTools, shop: dict[str, Any]) -> N
     """A coupon for the next order may go higher than a discount off this one, but no higher than
     its own cap, and the discount cap stays where it was."""
     policy = {"max_discount_percent": 15, "max_coupon_percent": 20}
-    capped = GuardedTools(tools.port, tools.facts, policy, tools.registry)
+    capped = GuardedTools(tools.port, tools.facts, policy, tools.registry, requester_email=ALICE)
     verified_alice(capped)
     assert refused(capped, "create_shop_coupon", {"email": ALICE, "percent": 25}) == (
         "the discount 25% is above the policy's coupon maximum of 20%"
@@ -634,6 +646,11 @@ def real(
     return GuardedTools(port, GuardFacts(), {"max_discount_percent": 15}, registry)
 
 
+def as_requester(tools: GuardedTools, email: str) -> GuardedTools:
+    """The same conversation, with `email` as the helpdesk's requester."""
+    return GuardedTools(tools.port, tools.facts, tools.policy_guards, tools.registry, requester_email=email)
+
+
 def sandbox_writes(api: requests.Session, platform: str) -> list[dict[str, Any]]:
     rows = api.get(f"{api.base_url}/_sandbox/writes", params={"platform": platform}).json()
     return [w for w in rows if "fault" not in w and "held" not in w]
@@ -641,9 +658,11 @@ def sandbox_writes(api: requests.Session, platform: str) -> list[dict[str, Any]]
 
 def test_bigcommerce_guards_against_the_sandbox(real: GuardedTools, sandbox_api: requests.Session) -> None:
     customer = "delivered.eligible@bigcommerce.example"
+    real = as_requester(real, customer)
     real.call("s/account", "get_bigcommerce_account_details", {"email": customer})
     real.call("s/orders", "get_bigcommerce_orders", {"email": customer})
-    real.call("s/other", "bigcommerce_order_details", {"order_id": "5007"})  # someone else's
+    # someone else's order: withheld
+    assert real.call("s/other", "bigcommerce_order_details", {"order_id": "5007"}) is None
     assert real.facts.verified_email == customer and set(real.facts.orders) == {"5001"}
 
     # someone else's unshipped order cannot be cancelled, nor can the customer's delivered one
@@ -684,11 +703,13 @@ def test_bigcommerce_guards_against_the_sandbox(real: GuardedTools, sandbox_api:
 
 def test_smartrr_guards_against_the_sandbox(real: GuardedTools, sandbox_api: requests.Session) -> None:
     customer = "one.active@smartrr.example"
+    real = as_requester(real, customer)
     assert refused(real, "skip_smartrr_next_delivery", {"subscription_id": "9100000001"}, confirm=False) == (
         "the customer is not verified: no account lookup has found them yet"
     )
     real.call("s/account", "get_smartrr_account_details", {"email": customer})
-    real.call("s/other", "get_smartrr_subscription", {"subscription_id": "9100000002"})  # two.active's
+    # two.active's: withheld
+    assert real.call("s/other", "get_smartrr_subscription", {"subscription_id": "9100000002"}) is None
     assert set(real.facts.subscriptions) == {"9100000001"}
     assert refused(real, "skip_smartrr_next_delivery", {"subscription_id": "9100000002"}) == (
         "subscription 9100000002 is not one of the verified customer's subscriptions"
@@ -718,7 +739,7 @@ def test_a_built_in_helpdesk_tool_runs_on_the_ticket_once_the_customer_is_verifi
     ledger = ActionLedger(redis_client, conversation.key)
     actions = TicketActions(helpdesk_client("kustomer"), ledger, conversation)
     port = TicketPolicyPort(conversation, actions, ledger, registry, date.today(), "guards-test")
-    tools = GuardedTools(port, GuardFacts(), {}, registry)
+    tools = GuardedTools(port, GuardFacts(), {}, registry, requester_email=email)
     message = {"message": "Your change is done."}
 
     with pytest.raises(ToolRefused, match="not verified"):
@@ -728,3 +749,36 @@ def test_a_built_in_helpdesk_tool_runs_on_the_ticket_once_the_customer_is_verifi
 
     view = sandbox_calls.ticket(sandbox_api, "kustomer", ticket)
     assert view["replies"] == ["Your change is done."]
+
+
+def test_with_no_proven_email_nothing_of_any_account_is_read_or_written(shop: dict[str, Any]) -> None:
+    """A chat visitor the helpdesk does not know types Alice's address and her order number: every
+    account read and write is refused, so nothing about Alice is shown or changed."""
+    registry = shop_registry(shop)
+    tools = GuardedTools(ShopPort(registry), GuardFacts(), {"max_discount_percent": 15}, registry)
+    for tool, args in (
+        ("get_shop_account_details", {"email": ALICE}),
+        ("get_shop_orders", {"email": ALICE}),
+        ("get_shop_subscriptions", {"email": ALICE}),
+    ):
+        assert tools.call("k/x", tool, args) is None
+    tools.confirm("cancel_shop_order", {"order_id": "1001"})
+    with pytest.raises(ToolRefused):
+        tools.call("k/x", "cancel_shop_order", {"order_id": "1001"})
+    assert tools.facts.verified_email is None
+    assert shop["done"] == []
+
+
+def test_a_read_returning_another_customers_records_is_withheld(shop: dict[str, Any]) -> None:
+    """Alice names an order number that is Mallory's: the lookup's answer never reaches the engine."""
+    tools = verified_alice(tools_for_alice(shop))
+    foreign = {"id": "2001", "number": "2001", "status": "processing", "email": MALLORY}
+    assert tools.foreign(foreign) and tools.foreign([foreign]) and tools.foreign({"orders": [foreign]})
+    assert not tools.foreign({"id": "1001", "number": "1001", "status": "processing", "email": ALICE})
+
+
+def tools_for_alice(shop: dict[str, Any]) -> GuardedTools:
+    registry = shop_registry(shop)
+    return GuardedTools(
+        ShopPort(registry), GuardFacts(), {"max_discount_percent": 15}, registry, requester_email=ALICE
+    )

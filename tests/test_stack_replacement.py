@@ -103,9 +103,9 @@ def test_an_order_of_another_customer_is_never_replaced_or_described(stack, cust
     )
     assert lifecycle(view) == "pd-handed-off", (view["replies"], view["notes"])
     reply = view["replies"][-1]
-    assert "couldn't find that order on the account" in reply
+    # another customer's order is withheld from the policy: to it, no such order exists
+    assert "couldn't find that order" in reply
     assert "skillet" not in reply.lower() and "Sam" not in reply
-    assert any("belongs to a different customer" in note for note in view["notes"]), view["notes"]
     assert created_orders(customers) == []
     assert [w for w in customers.writes("bigcommerce") if w["method"] in ("PUT", "POST")] == []
 

@@ -7,7 +7,14 @@ import json
 import pytest
 import redis
 from flask.testing import FlaskClient
-from test_webhooks_common import assert_clean, client_with, fixture_bytes, kustomer_signature, queued_events
+from test_webhooks_common import (
+    assert_clean,
+    client_with,
+    fixture_bytes,
+    kustomer_signature,
+    parsed,
+    queued_events,
+)
 
 from webhooks.app import create_app
 
@@ -39,8 +46,9 @@ def test_new_conversation_is_queued_as_created(client: FlaskClient, redis_client
     assert event["kind"] == "created"
     assert event["ticket_id"] == "66a1f0c1aa11bb22cc33dd44"
     assert event["event_id"] == "66a1f0c2e4b0a1b2c3d4e5f6"
-    assert event["subject"] == "Where is my order #10452?"
-    assert event["customer_id"] == "66a1eff0aa00bb00cc00dd00"
+    [read] = parsed("kustomer", fixture_bytes("kustomer", "conversation_create.json"))
+    assert read["subject"] == "Where is my order #10452?"
+    assert read["customer_id"] == "66a1eff0aa00bb00cc00dd00"
 
 
 def test_inbound_message_is_queued_as_customer_message(
@@ -53,9 +61,10 @@ def test_inbound_message_is_queued_as_customer_message(
     assert event["ticket_id"] == "66a1f0c1aa11bb22cc33dd44"
     assert event["message_id"] == "66a2a9ffaa11bb22cc33ee55"
     assert event["event_id"] == "66a2aa00e4b0a1b2c3d4e700"
-    assert event["text"] == "Thanks, but the tracking page still says label created..."
-    assert event["requester_email"] == "jane.doe@example.com"
-    assert event["customer_id"] == "66a1eff0aa00bb00cc00dd00"
+    [read] = parsed("kustomer", fixture_bytes("kustomer", "message_create_in.json"))
+    assert read["text"] == "Thanks, but the tracking page still says label created..."
+    assert read["requester_email"] == "jane.doe@example.com"
+    assert read["customer_id"] == "66a1eff0aa00bb00cc00dd00"
 
 
 @pytest.mark.parametrize(

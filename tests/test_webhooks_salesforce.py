@@ -6,7 +6,7 @@ import pytest
 import redis
 from defusedxml import DefusedXmlException
 from flask.testing import FlaskClient
-from test_webhooks_common import assert_clean, client_with, fixture_bytes, queued_events
+from test_webhooks_common import assert_clean, client_with, fixture_bytes, parsed, queued_events
 
 from policydesk import deliveries
 from webhooks import salesforce
@@ -17,14 +17,21 @@ PATH = "/webhooks/salesforce"
 ORG_18 = "00D5g000004AbCdEAF"
 
 
+URL_TOKEN = "salesforce-url-secret-for-tests"  # noqa: S105 - conftest's test secret
+
+
 @pytest.fixture
 def client(configured: dict[str, str], redis_client: redis.Redis) -> FlaskClient:
     return create_app().test_client()
 
 
-def post(client: FlaskClient, body: bytes):
+def post(client: FlaskClient, body: bytes, token: str | None = URL_TOKEN):
+    """POST as Salesforce does, to the endpoint URL that carries our secret (unless `token` is None)."""
     response = client.post(
-        PATH, data=body, headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
+        PATH,
+        data=body,
+        headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'},
+        query_string={"token": token} if token is not None else None,
     )
     assert_clean(response)
     assert response.content_type.startswith("text/xml")
@@ -45,11 +52,19 @@ def test_case_created_is_acknowledged_exactly_and_queued(
     assert response.status_code == 200
     assert response.get_data() == SOAP_ACK
     assert b"<Ack>true</Ack>" in response.get_data()
-    [event] = queued_events(redis_client)
-    assert event["helpdesk"] == "salesforce"
-    assert event["kind"] == "created"
-    assert event["ticket_id"] == "5005g00000XyZabAAB"
-    assert event["event_id"] == "04l5g00000ABCDEAA1"
+    [queued] = queued_events(redis_client)
+    assert (queued["helpdesk"], queued["kind"]) == ("salesforce", "created")
+    assert (queued["ticket_id"], queued["event_id"]) == ("5005g00000XyZabAAB", "04l5g00000ABCDEAA1")
+    assert set(queued) <= {
+        "helpdesk",
+        "ticket_id",
+        "kind",
+        "event_id",
+        "message_id",
+        "occurred_at",
+        "received_at",
+    }
+    [event] = parsed("salesforce", fixture_bytes("salesforce", "case_created.xml"))
     assert event["subject"] == "Where is my order?"
     assert event["text"] == "Hi, my order 10452 has not arrived yet. Can you check where it is?"
     assert event["requester_email"] == "jane.doe@example.com"
@@ -68,7 +83,7 @@ def test_reply_stamp_makes_a_customer_message(client: FlaskClient, redis_client:
 
 def test_every_notification_of_a_batch_is_queued(client: FlaskClient, redis_client: redis.Redis) -> None:
     assert post(client, fixture_bytes("salesforce", "two_notifications.xml")).get_data() == SOAP_ACK
-    first, second = queued_events(redis_client)
+    first, second = parsed("salesforce", fixture_bytes("salesforce", "two_notifications.xml"))
     # A nil reply stamp is no reply.
     assert (first["ticket_id"], first["kind"]) == ("5005g00000XyZacAAB", "created")
     assert (second["ticket_id"], second["kind"]) == ("5005g00000XyZadAAB", "customer_message")
@@ -303,7 +318,7 @@ def test_only_direct_children_are_fields(client: FlaskClient, redis_client: redi
         b"<sf:Other><sf:SuppliedEmail>jane.doe@example.com</sf:SuppliedEmail></sf:Other>",
     )
     assert post(client, body).get_data() == SOAP_ACK
-    [event] = queued_events(redis_client)
+    [event] = parsed("salesforce", body)
     assert event["requester_email"] is None
 
 
@@ -313,7 +328,7 @@ def test_the_first_of_a_repeated_field_wins(client: FlaskClient, redis_client: r
         b"<sf:Subject>Where is my order?</sf:Subject><sf:Subject>Second</sf:Subject>",
     )
     assert post(client, body).get_data() == SOAP_ACK
-    [event] = queued_events(redis_client)
+    [event] = parsed("salesforce", body)
     assert event["subject"] == "Where is my order?"
 
 
@@ -326,5 +341,5 @@ def test_xsi_nil_counts_only_in_the_schema_instance_namespace(
         b'<sf:SuppliedName xsi:nil="true">Jane Doe</sf:SuppliedName>',
     ).replace(b"<sf:SuppliedName>Jane Doe</sf:SuppliedName>", b"")
     assert post(client, body).get_data() == SOAP_ACK
-    [event] = queued_events(redis_client)
+    [event] = parsed("salesforce", body)
     assert (event["subject"], event["requester_name"]) == ("Where is my order?", None)

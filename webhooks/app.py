@@ -15,16 +15,17 @@ import os
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from webhooks import freshdesk, kustomer, salesforce
+from webhooks import freshdesk, kustomer, salesforce, salesforce_auth
 from webhooks.responses import WebhookError, json_ack, json_error, soap_ack, soap_fault
 from webhooks.settings import WebhookSettings, load_settings
-from worker import intake
+from worker import intake, redis_health
 from worker.events import TicketEvent
 from worker.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
 
 SETTINGS_KEY = "POLICYDESK_WEBHOOKS"
+SESSIONS_KEY = "policydesk.salesforce_sessions"
 SALESFORCE_PATH = "/webhooks/salesforce"
 
 
@@ -33,6 +34,7 @@ def create_app() -> Flask:
     settings = load_settings()
     app = Flask("policydesk-webhooks")
     app.config[SETTINGS_KEY] = settings
+    app.config[SESSIONS_KEY] = salesforce_auth.SessionVerifier(settings)
     # Werkzeug enforces this while reading, so a chunked body without Content-Length is capped too.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
 
@@ -66,9 +68,16 @@ def _settings() -> WebhookSettings:
 
 
 def healthz() -> Response | tuple[Response, int]:
-    """Ready means Redis answers: without it no delivery can be accepted."""
+    """Ready means Redis accepts writes: a Redis at its memory cap still answers PING but refuses
+    every delivery, so a PING would report a service that cannot take a single ticket as healthy."""
     try:
-        get_redis().ping()
+        client = get_redis()
+        if not redis_health.writable(client):
+            log.warning("health check failed: redis refuses writes")
+            return jsonify({"ok": False, "error": "redis refuses writes"}), 503
+        if not redis_health.has_headroom(client):
+            log.warning("health check failed: redis is near its memory cap")
+            return jsonify({"ok": False, "error": "redis is near its memory cap"}), 503
     except Exception as exc:  # any failure to reach Redis means "not ready", never a 500
         log.warning("health check failed: redis unavailable (%s)", type(exc).__name__)
         return jsonify({"ok": False, "error": "redis unavailable"}), 503
@@ -88,13 +97,19 @@ def freshdesk_webhook() -> Response:
 
 
 def salesforce_webhook() -> Response:
+    salesforce_auth.check_url_token(request.args, _settings())
     body = _raw_body()
-    _enqueue(salesforce.parse(body, _settings()))
+    _enqueue(salesforce.parse(body, _settings(), current_app.config[SESSIONS_KEY]))
     return soap_ack()
 
 
 def _raw_body() -> bytes:
-    body = request.get_data(cache=True)
+    try:
+        body = request.get_data(cache=True)
+    except HTTPException:
+        raise
+    except Exception:  # the server could not read the body (a malformed chunk, a lying length)
+        raise WebhookError(400, "malformed request body") from None
     if len(body) > _settings().max_body_bytes:
         raise RequestEntityTooLarge()
     return body

@@ -42,16 +42,14 @@ message has event_id None and the worker dedupes on the conversation id it reads
 
 from __future__ import annotations
 
-import hmac
 import logging
 import re
 from collections.abc import Mapping
-from html.parser import HTMLParser
 from typing import Any
 
 from werkzeug.datastructures import Authorization
 
-from webhooks.responses import WebhookError, clean_email, load_json_object, log_value
+from webhooks.responses import WebhookError, clean_email, load_json_object, log_value, secret_equal
 from webhooks.settings import WebhookSettings
 from worker.events import EventKind, TicketEvent
 
@@ -73,7 +71,7 @@ def verify(headers: Mapping[str, str], query: Mapping[str, str], settings: Webho
     if settings.freshdesk_basic_configured:
         methods.append(_basic_ok(headers.get("Authorization"), settings))
     if settings.freshdesk_url_secret:
-        methods.append(_secret_equal(query.get(TOKEN_PARAM) or "", settings.freshdesk_url_secret))
+        methods.append(secret_equal(query.get(TOKEN_PARAM) or "", settings.freshdesk_url_secret))
     if not methods:
         log.warning(
             "freshdesk webhook refused: set FRESHDESK_WEBHOOK_USER and FRESHDESK_WEBHOOK_PASSWORD "
@@ -88,13 +86,9 @@ def _basic_ok(header: str | None, settings: WebhookSettings) -> bool:
     auth = Authorization.from_header(header)
     if auth is None or auth.type != "basic":
         return False
-    user_ok = _secret_equal(auth.username or "", settings.freshdesk_user or "")
-    password_ok = _secret_equal(auth.password or "", settings.freshdesk_password or "")
+    user_ok = secret_equal(auth.username or "", settings.freshdesk_user or "")
+    password_ok = secret_equal(auth.password or "", settings.freshdesk_password or "")
     return user_ok and password_ok
-
-
-def _secret_equal(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))
 
 
 def parse(body: bytes) -> list[TicketEvent]:
@@ -131,8 +125,9 @@ def _simple(fields: dict[str, Any]) -> TicketEvent:
         kind=kind,
         event_id=_event_id(ticket_id, kind),
         subject=_string(fields, "ticket_subject"),
-        # The description is the ticket's first message; for a reply it would be the wrong text.
-        text=html_to_text(_string(fields, "ticket_description")) if kind == "created" else "",
+        # No HTML work here: the worker reads the description through the API (a notification is
+        # only a pointer), so a huge or hostile description costs the receiver nothing.
+        text="",
         requester_email=clean_email(_first(fields, SIMPLE_EMAIL_KEYS)),
         requester_name=_first(fields, SIMPLE_NAME_KEYS) or None,
         raw=fields,
@@ -298,42 +293,3 @@ class _TriggerParser:
 
     def _peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""
-
-
-# --- HTML descriptions -----------------------------------------------------------------------------
-
-_BLOCK_TAGS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"})
-
-
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
-            self.skipping += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style"):
-            self.skipping = max(0, self.skipping - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skipping:
-            self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """Freshdesk descriptions are HTML; the classifier and the agent want the words."""
-    if "<" not in html and "&" not in html:
-        return html.strip()
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    lines = (" ".join(line.split()) for line in "".join(extractor.parts).splitlines())
-    return "\n".join(line for line in lines if line)

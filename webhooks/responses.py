@@ -7,6 +7,7 @@ they decide when a delivery is refused, and every receiver must refuse and clean
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 from typing import Any
@@ -103,3 +104,8 @@ def load_json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise WebhookError(400, "body must be a JSON object")
     return data
+
+
+def secret_equal(given: str, expected: str) -> bool:
+    """Constant-time comparison of a presented secret with the configured one."""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))

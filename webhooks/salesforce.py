@@ -1,9 +1,11 @@
-"""Salesforce Outbound Messages (SOAP 1.1) on Case: OrganizationId check, then Notifications to events.
+"""Salesforce Outbound Messages (SOAP 1.1) on Case: sender checks, then Notifications to events.
 
-Salesforce signs nothing; the OrganizationId in the envelope is compared with SALESFORCE_ORG_ID on
-its first 15 characters, because Setup shows the 15-character id and the message carries the
-18-character one. The XML is parsed with defusedxml and DTDs are refused outright: an Outbound
-Message never has one, and entity tricks are the classic attack on SOAP endpoints.
+Salesforce signs nothing. The sender is authenticated by webhooks.salesforce_auth (a secret in the
+endpoint URL and/or the message's Session ID checked with our own org); the OrganizationId in the
+envelope is then compared with SALESFORCE_ORG_ID on its first 15 characters, because Setup shows the
+15-character id and the message carries the 18-character one. The org id alone proves nothing.
+The XML is parsed with defusedxml and DTDs are refused outright: an Outbound Message never has
+one, and entity tricks are the classic attack on SOAP endpoints.
 
 A Case notification is a customer reply when it carries the reply stamp a Flow writes on the Case
 for each incoming EmailMessage (SALESFORCE_REPLY_FIELD, default Last_Customer_Reply__c), otherwise a
@@ -23,6 +25,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
 from webhooks.responses import WebhookError, clean_email
+from webhooks.salesforce_auth import SessionVerifier
 from webhooks.settings import WebhookSettings
 from worker.events import TicketEvent
 
@@ -60,17 +63,23 @@ _NOTIFICATIONS = expat_name(OM_NS, "notifications")
 _NOTIFICATION = expat_name(OM_NS, "Notification")
 _ORGANIZATION_ID = expat_name(OM_NS, "OrganizationId")
 _ACTION_ID = expat_name(OM_NS, "ActionId")
+_SESSION_ID = expat_name(OM_NS, "SessionId")
 _NOTIFICATION_ID = expat_name(OM_NS, "Id")
 _SOBJECT = expat_name(OM_NS, "sObject")
 _XSI_NIL = expat_name(XSI_NS, "nil")
 _SF_PREFIX = expat_name(SF_NS, "")
 
 
-def parse(body: bytes, settings: WebhookSettings) -> list[TicketEvent]:
-    """All notifications of one message as events; raises 400/401 WebhookErrors for bad messages."""
+def parse(
+    body: bytes, settings: WebhookSettings, sessions: SessionVerifier | None = None
+) -> list[TicketEvent]:
+    """All notifications of one message as events; raises 400/401/503 WebhookErrors for bad messages.
+
+    `sessions` checks the Session ID the message carries when SALESFORCE_VERIFY_SESSION_ID is on."""
     notifications = _notifications_element(body)
     fields = _first_children(notifications)
     _check_org(_text(fields.get(_ORGANIZATION_ID)), settings)
+    (sessions or SessionVerifier(settings)).check(_text(fields.get(_SESSION_ID)))
     items = [child for child in notifications if child.tag == _NOTIFICATION]
     if not 1 <= len(items) <= MAX_NOTIFICATIONS:
         raise WebhookError(400, f"expected 1 to {MAX_NOTIFICATIONS} notifications, got {len(items)}")

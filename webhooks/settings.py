@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from connectors.helpdesk.salesforce_identity import org_host
+
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_SALESFORCE_REPLY_FIELD = "Last_Customer_Reply__c"
 _FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
@@ -30,6 +32,10 @@ class WebhookSettings:
     salesforce_org_id: str | None
     salesforce_reply_field: str
     salesforce_integration_user_id: str | None
+    salesforce_url_secret: str | None = None
+    salesforce_verify_session: bool = False
+    salesforce_org_host: str | None = None  # where Session IDs are checked: our instance or My Domain
+    ca_bundle: str | None = None
 
     @property
     def freshdesk_basic_configured(self) -> bool:
@@ -74,4 +80,9 @@ def load_settings(env: Mapping[str, str] = os.environ) -> WebhookSettings:
         salesforce_org_id=_optional(env, "SALESFORCE_ORG_ID"),
         salesforce_reply_field=_reply_field(env),
         salesforce_integration_user_id=_optional(env, "SALESFORCE_INTEGRATION_USER_ID"),
+        salesforce_url_secret=_optional(env, "SALESFORCE_WEBHOOK_URL_SECRET"),
+        salesforce_verify_session=(_optional(env, "SALESFORCE_VERIFY_SESSION_ID") or "").lower()
+        in ("1", "true", "yes"),
+        salesforce_org_host=org_host(env),
+        ca_bundle=_optional(env, "POLICYDESK_CA_BUNDLE"),
     )

@@ -89,6 +89,15 @@ class TicketActions:
             reconcile=already_sent,
         )
 
+    def email(self, step: str, to: str, subject: str, body: str) -> str:
+        """An email to an address outside the conversation (an identity code). Never resent blindly."""
+        return self.ledger.perform(
+            step,
+            "send_email",
+            {"ticket": self.ticket_id, "to": to},
+            lambda: self.desk.send_email(self.ticket_id, to, subject, body),
+        )
+
     def assign_to_humans(self, step: str) -> str | None:
         group = self.desk.handoff_group
         if not group:

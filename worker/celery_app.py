@@ -9,11 +9,13 @@ Configuration is lazy so importing this module (as the web process does) starts 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
 
-from worker.redis_conn import resolve_redis_url
+from worker import embedded_redis
+from worker.redis_conn import resolve_redis_url, socket_timeout
 from worker.settings import load_settings
 
 QUEUE = "policydesk"
@@ -21,7 +23,12 @@ QUEUE = "policydesk"
 
 def celery_config() -> dict[str, Any]:
     settings = load_settings()
-    transport = {"visibility_timeout": settings.visibility_timeout}
+    transport: dict[str, Any] = {
+        "visibility_timeout": settings.visibility_timeout,
+        # a frozen Redis must fail fast, not hang (the poll for work blocks 1 s at a time)
+        "socket_timeout": max(5.0, socket_timeout()),
+        "socket_connect_timeout": socket_timeout(),
+    }
     if settings.visibility_override:  # crash tests: sweep for a dead worker's tasks every second
         transport.update(unacked_restore_interval=1, unacked_restore_throttle=1)
     return {
@@ -34,19 +41,35 @@ def celery_config() -> dict[str, Any]:
         "task_ignore_result": True,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
-        "task_acks_on_failure_or_timeout": True,
+        # a task that raised is done with (our tasks hand off before they raise); one killed by the
+        # hard time limit is not: it is requeued and counted against the redelivery cap
+        "task_acks_on_failure": True,
+        "task_acks_on_timeout": False,
         "worker_prefetch_multiplier": 1,
         "task_time_limit": settings.task_time_limit,
-        "task_soft_time_limit": soft_time_limit(settings.task_time_limit),
+        # no soft time limit: it raises asynchronously inside the pool child (see worker.deadline)
+        "task_soft_time_limit": None,
+        "beat_schedule": {
+            "sweep-stale": {"task": "policydesk.sweep_stale", "schedule": float(settings.sweep_interval)}
+        },
+        "beat_schedule_filename": str(beat_schedule_file()),
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "worker_hijack_root_logger": False,
         "enable_utc": True,
     }
 
 
-def soft_time_limit(hard: int) -> int:
-    """Leave the task time to hand off cleanly before the hard limit kills it."""
+def working_time(hard: int) -> int:
+    """The task's own deadline: it stops at a step boundary this long after it started, leaving the
+    rest of the hard limit for the call in progress to finish (each has its own socket timeout)."""
     return hard - 30 if hard > 150 else max(1, int(hard * 0.8))
+
+
+def beat_schedule_file() -> Path:
+    """Celery beat's schedule state, in the data folder (it is re-created if lost)."""
+    folder = embedded_redis.data_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "celerybeat-schedule"
 
 
 app = Celery("policydesk", include=["worker.tasks"])

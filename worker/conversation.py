@@ -28,6 +28,9 @@ class Conversation:
     policy: dict[str, Any] = field(default_factory=dict)  # the engine's PolicyState: stack, cursor, slots
     transcript: list[dict[str, Any]] = field(default_factory=list)
     seen_messages: list[str] = field(default_factory=list)
+    # what a turn decided to tell the customer, saved with the state before it is sent (see pipeline)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    identity: dict[str, Any] = field(default_factory=dict)  # proof of an unidentified customer's email
     handoff_reason: str | None = None
     mode: str = "live"  # the policy's roll-out mode when the ticket was opened (policies.modes)
     clarifying: list[str] = field(default_factory=list)  # the two ticket types a question asked between
@@ -45,9 +48,17 @@ class Conversation:
         if message_id and message_id not in self.seen_messages:
             self.seen_messages.append(message_id)
 
-    def note_turn(self, role: str, text: str) -> None:
-        """Transcript entries are capped in length: they are context, not an archive of PII."""
-        self.transcript.append({"role": role, "text": text[:2000], "at": time.time()})
+    @property
+    def last_seen(self) -> str | None:
+        return self.seen_messages[-1] if self.seen_messages else None
+
+    def note_turn(self, role: str, text: str, messages: list[str] | None = None) -> None:
+        """Transcript entries are capped in length: they are context, not an archive of PII.
+        `messages` lists the ids of the customer messages a turn read, in order."""
+        entry: dict[str, Any] = {"role": role, "text": text[:2000], "at": time.time()}
+        if messages:
+            entry["messages"] = list(messages)
+        self.transcript.append(entry)
 
 
 def conversation_key(helpdesk: str, ticket_id: str) -> str:

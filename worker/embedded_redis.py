@@ -81,6 +81,12 @@ def _start(folder: Path) -> str:
                 "appendonly yes",
                 "appendfsync everysec",
                 "save 60 1",
+                f"maxmemory {max_memory()}",
+                # noeviction: every key we keep matters (the queue and in-flight tasks have no expiry; the
+                # conversations and the action ledger do, and evicting them would repeat a write), so at
+                # the cap Redis refuses writes rather than dropping anything; receivers stop admitting
+                # work before that (worker.redis_health), so the worker can always drain the queue.
+                "maxmemory-policy noeviction",
                 "",
             ]
         )
@@ -102,6 +108,11 @@ def _start(folder: Path) -> str:
     state_path.write_text(json.dumps({"port": port, "password": password}))
     state_path.chmod(0o600)
     return url
+
+
+def max_memory(env: dict[str, str] | os._Environ = os.environ) -> str:
+    """POLICYDESK_REDIS_MAXMEMORY (Redis units: 256mb, 1gb), 256mb by default."""
+    return (env.get("POLICYDESK_REDIS_MAXMEMORY") or "256mb").strip()
 
 
 def _free_port() -> int:

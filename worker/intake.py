@@ -1,18 +1,31 @@
 """The receivers' one entry into the worker: drop duplicate deliveries, enqueue the rest.
 
 Order matters for "nothing lost": the delivery id is claimed (SET NX) before enqueueing and released
-again if enqueueing fails, so the sender's retry is not mistaken for a duplicate.
+again if enqueueing fails, so the sender's retry is not mistaken for a duplicate. Only an event whose
+sender was authenticated ever gets here, so no key below can be grown by forged traffic.
+
+What is queued is the event's pointer (ids and times, see TicketEvent.pointer): no customer text or
+email reaches the broker, its headers or Flower, on the first delivery or any retry.
+
+A Redis close to its memory cap refuses new work (503, the sender retries later) before it is full,
+so the worker keeps the room it needs to finish and drain what is queued (see redis_health).
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 
+from worker import pending, redis_health
 from worker.events import TicketEvent
 from worker.redis_conn import get_redis
 from worker.settings import load_settings
 
 log = logging.getLogger(__name__)
+
+
+class QueueFull(Exception):
+    """Redis is near its memory cap: new events wait at the sender until the queue drains."""
 
 
 def seen_key(event: TicketEvent) -> str:
@@ -24,19 +37,30 @@ def accept(event: TicketEvent) -> bool:
     from worker.tasks import handle_event
 
     redis = get_redis()
+    if not redis_health.has_headroom(redis):
+        raise QueueFull("redis is near its memory cap")
     key = seen_key(event) if event.event_id else None
     if key and not redis.set(key, "1", nx=True, ex=load_settings().event_ttl):
         log.info("duplicate delivery dropped helpdesk=%s ticket=%s", event.helpdesk, event.ticket_id)
         return False
+    task_id = str(uuid.uuid4())
     try:
-        # argsrepr: Flower and the broker's message headers show the ticket, never customer text or emails
-        # (and Celery's default repr of the whole event costs more than the rest of the receiver).
+        pending.record(redis, task_id, event.ticket_key, event.received_at)
+        # retry=False: a frozen broker fails this request at once (503) instead of stalling it.
         handle_event.apply_async(
-            args=[event.to_dict()], argsrepr=f"[{event.ticket_key} {event.kind}]", kwargsrepr="{}"
+            args=[event.pointer()],
+            task_id=task_id,
+            argsrepr=f"[{event.ticket_key} {event.kind}]",
+            kwargsrepr="{}",
+            retry=False,
         )
     except Exception:
-        if key:
-            redis.delete(key)
+        try:
+            pending.done(redis, task_id)
+            if key:
+                redis.delete(key)
+        except Exception:  # Redis is the thing that failed; the sender's retry will sort it out
+            log.warning("could not release a failed enqueue ticket=%s", event.ticket_key)
         raise
     log.debug("enqueued helpdesk=%s ticket=%s kind=%s", event.helpdesk, event.ticket_id, event.kind)
     return True

@@ -20,6 +20,7 @@ from typing import Any
 import redis
 
 from connectors.errors import OutcomeUnknown
+from worker import deadline
 
 LEDGER_TTL = 90 * 24 * 3600
 NOT_FOUND = object()  # what a reconcile callable returns when the effect is not on the platform
@@ -68,6 +69,7 @@ class ActionLedger:
                 self._put(field, "done", tool, step, found, reconciled=True)
                 return found
             # the platform shows no trace of it: the earlier attempt never took effect, so act now
+        deadline.check()  # out of time: stop here, before starting another external action
         self._put(field, "intent", tool, step, None)
         try:
             result = call()

@@ -5,9 +5,17 @@ not from the event alone: a "created" for a ticket already handled is a no-op, a
 a ticket never handled is treated as the new ticket, and a message whose id was already acted on is
 a duplicate however it was delivered.
 
-The conversation is saved only after every action of a turn is done. A retry after a failure (or a
-worker killed mid-turn) re-runs the whole turn, and the action ledger returns the recorded result of
-every write that already happened, so nothing is done twice.
+A notification is only a pointer. Every fact about the ticket (requester, owner, status, the
+customer's words) is read from the helpdesk's API, never from the webhook body, on every helpdesk.
+The bot acts only on a ticket that is ours to act on: one no person owns (an assignee other than our
+own API user, as the helpdesk itself reports it, means a person has it).
+
+A turn reads every customer message since the last one handled, in order, joined as its input.
+What the turn decides to tell the customer waits in the conversation's outbox: the state is saved
+first, then the outbox is sent. A worker killed before the save re-runs the whole turn (the action
+ledger returns every write that already happened, so nothing is done twice); one killed after it
+sends the outbox on the next delivery. Either way the question is never visible to the customer
+before the state that expects its answer is saved.
 """
 
 from __future__ import annotations
@@ -35,10 +43,11 @@ from policies.variants import variant_for
 from worker.actions import TicketActions
 from worker.conversation import Conversation, ConversationStore
 from worker.events import TicketEvent
+from worker.identity import PROVING, IdentityGate, Step
 from worker.ledger import ActionLedger
 from worker.notes import triage_note
 from worker.offers import record_turn
-from worker.policy_port import TicketPolicyPort
+from worker.policy_port import TicketPolicyPort, send_outbox
 from worker.rehearsal import rehearse_turn
 from worker.settings import WorkerSettings
 
@@ -75,28 +84,34 @@ class EventProcessor:
         if event.kind == "ignored":
             return Outcome("ignored")
         conversation = self.store.load(event.helpdesk, event.ticket_id)
+        if conversation is not None and conversation.outbox:
+            self._finish_turn(conversation)  # a worker died after saving a turn, before sending it
         if conversation is None or conversation.status == "new":
             conversation = conversation or Conversation(helpdesk=event.helpdesk, ticket_id=event.ticket_id)
             return self._new_ticket(event, conversation)
-        if event.kind == "created":
-            return Outcome("duplicate", "ticket already handled")
         return self._customer_message(event, conversation)
 
     def _new_ticket(self, event: TicketEvent, conversation: Conversation) -> Outcome:
         ticket = self.desk.get_ticket(event.ticket_id)
-        message = self.desk.latest_customer_message(event.ticket_id)
-        if message is None and not (ticket.description or event.text):
+        if not self._ours_to_act_on(ticket):
+            log.info("ticket=%s is owned by a person and was never ours: left alone", conversation.key)
+            return Outcome("human_has_it", "a person owns this ticket; it was never the bot's")
+        messages = self.desk.customer_messages(event.ticket_id)
+        if not messages and not ticket.description:
             # Kustomer announces a conversation before its first message, which comes in its own
             # webhook: classify on the customer's words when they arrive, never on a subject alone.
             return Outcome("ignored", "no customer message yet")
-        subject, text = ticket_text(event, ticket, message)
-        conversation.mark_seen(message.id if message else f"ticket-{event.ticket_id}")
-        conversation.note_turn("customer", text)
+        subject, text = ticket_text(ticket, messages)
+        for message in messages:
+            conversation.mark_seen(message.id)
+        if not messages:
+            conversation.mark_seen(f"ticket-{event.ticket_id}")
+        conversation.note_turn("customer", text, [m.id for m in messages])
 
         classification = self.classifier.classify(text, subject)
         conversation.ticket_type = classification.label
         conversation.confidence = round(classification.confidence, 3)
-        conversation.facts = known_facts(event, ticket, classification)
+        conversation.facts = known_facts(ticket, classification)
         conversation.context = flow_context(event, ticket, subject, text, conversation.facts)
         conversation.status = "active"
         log.info(
@@ -122,6 +137,9 @@ class EventProcessor:
                 return self._ask_type(conversation, question)
             self._hand_off(conversation, reason)
             return Outcome("triaged", reason)
+        if not ticket.requester_email:  # nobody the helpdesk knows: prove an email before any account
+            gate = IdentityGate(conversation, self.registry, event.helpdesk)
+            return self._identity_step(conversation, gate.begin(text, policy))
         return self._start(conversation, policy)
 
     def _start(self, conversation: Conversation, policy: str) -> Outcome:
@@ -190,36 +208,71 @@ class EventProcessor:
         conversation.policy = PolicyState(understood=memory.to_dict()).to_dict()
         return self._start(conversation, policy.id)
 
+    def _identity_step(self, conversation: Conversation, step: Step) -> Outcome:
+        """Ask the next identity question, start the policy for a proven email, or hand off."""
+        if step.proven:
+            conversation.context["customer"]["email"] = step.proven
+            conversation.facts["email"] = step.proven
+            conversation.context["facts"]["email"] = step.proven
+            log.info("identity proven ticket=%s how=%s", conversation.key, conversation.identity.get("how"))
+            return self._start(conversation, str(conversation.identity.get("policy") or ""))
+        if step.give_up:
+            self._hand_off(conversation, step.give_up)
+            return Outcome("handed_off", step.give_up)
+        key = f"identity-{len(conversation.seen_messages)}"
+        conversation.outbox.append({"kind": "reply", "step": key, "text": step.ask or ""})
+        conversation.note_turn("bot", step.ask or "")
+        conversation.status = "waiting"
+        self.store.save(conversation)
+        self._finish_turn(conversation)
+        return Outcome("waiting", "proof of identity asked")
+
     def _customer_message(self, event: TicketEvent, conversation: Conversation) -> Outcome:
+        """Every customer message since the last one handled, in order, is this turn's input."""
         if conversation.saw(event.message_id):
             return Outcome("duplicate", "message already handled")
-        message = self.desk.latest_customer_message(event.ticket_id)
-        if message is None or conversation.saw(message.id):
+        messages = [
+            m
+            for m in self.desk.customer_messages(event.ticket_id, after=conversation.last_seen)
+            if not conversation.saw(m.id)
+        ]
+        if not messages:
             return Outcome("duplicate", "no new customer message")
-        conversation.mark_seen(message.id)
-        conversation.note_turn("customer", message.text)
+        for message in messages:
+            conversation.mark_seen(message.id)
+        text = "\n\n".join(m.text for m in messages if m.text)
+        conversation.note_turn("customer", text, [m.id for m in messages])
         if conversation.mode in ("shadow", "draft"):
-            return self._rehearse_reply(conversation, message.text)
+            return self._rehearse_reply(conversation, text)
         if conversation.status == "handed_off":
             self.store.save(conversation)
             return Outcome("human_has_it", "a person owns this ticket; the bot stays silent")
         if conversation.status == "waiting":
-            if self._human_took_over(event.ticket_id):
+            if not self._ours_to_act_on(self.desk.get_ticket(event.ticket_id)):
                 conversation.status = "handed_off"
                 conversation.handoff_reason = "a person took the ticket over"
                 self.store.save(conversation)
                 return Outcome("human_has_it", "a person took the ticket over; the bot stays silent")
             if conversation.clarifying:
-                return self._clarified(conversation, message.text)
+                return self._clarified(conversation, text)
+            if conversation.identity.get("stage") in PROVING:
+                gate = IdentityGate(conversation, self.registry, conversation.helpdesk)
+                return self._identity_step(conversation, gate.resume(text))
             return self._run(
                 conversation,
-                lambda port, state: self.engine.resume(state, message.text, conversation.context, port),
+                lambda port, state: self.engine.resume(state, text, conversation.context, port),
             )
-        if conversation.status == "resolved" and only_thanks(message.text):
+        if conversation.status == "resolved" and only_thanks(text):
             self.store.save(conversation)  # "thanks!" after the answer: nothing to do, nobody to bother
             return Outcome("resolved", "a thank-you after the policy finished")
         self._hand_off(conversation, "the customer wrote again after the policy had finished")
         return Outcome("handed_off", "reply after the policy finished")
+
+    def _ours_to_act_on(self, ticket: Ticket) -> bool:
+        """Ours to act on: no person owns it. A ticket assigned to a user other than our own API user
+        (read from the helpdesk, see Helpdesk.own_user_id) is a person's, whatever a webhook says."""
+        assignee = ticket.assignee_id
+        return not assignee or assignee in own_user_ids(self.desk)
 
     def _policy_for(self, classification: Classification, helpdesk: str) -> tuple[str | None, str]:
         return policy_for(classification, helpdesk, self.settings.min_confidence)
@@ -238,14 +291,15 @@ class EventProcessor:
         )
         state = step(port, saved)
         conversation.policy = state.to_dict()
-        turn = len(conversation.seen_messages)
-        if state.status == "waiting":
-            port.wait_for_customer(f"wait-{turn}")
-        elif state.status == "active":  # the engine stopped without an outcome: never leave a ticket hanging
+        if state.status == "active":  # the engine stopped without an outcome: never leave a ticket hanging
+            conversation.outbox.clear()
             self._hand_off(conversation, "the policy stopped without reaching an outcome")
             return Outcome("handed_off", "policy stopped without an outcome")
         conversation.status = state.status
+        # Saved before the customer sees anything: an answer to this turn's question can only arrive
+        # after the state that expects it is on record, however the worker dies from here on.
         self.store.save(conversation)
+        self._finish_turn(conversation)
         record_turn(self.redis, conversation)  # counts a finished offer's outcome once per ticket
         log.info("policy turn ticket=%s policy=%s status=%s", conversation.key, state.policy_id, state.status)
         return Outcome(state.status, state.outcome or "")
@@ -281,10 +335,15 @@ class EventProcessor:
             saved.policy_id,
         )
 
-    def _human_took_over(self, ticket_id: str) -> bool:
-        """An agent assigned to the ticket (not our own API user) means a person is handling it."""
-        assignee = self.desk.get_ticket(ticket_id).assignee_id
-        return bool(assignee) and assignee not in bot_user_ids()
+    def _finish_turn(self, conversation: Conversation) -> None:
+        """Send a saved turn's outbox, then mark the ticket as waiting if the turn asked a question."""
+        actions = TicketActions(self.desk, ActionLedger(self.redis, conversation.key), conversation)
+        send_outbox(actions, conversation)
+        if conversation.status == "waiting":
+            step = f"wait-{len(conversation.seen_messages)}"
+            actions.set_status(step, "pending")
+            actions.set_lifecycle(step, "waiting")
+        self.store.save(conversation)
 
     def _hand_off(self, conversation: Conversation, reason: str) -> None:
         ledger = ActionLedger(self.redis, conversation.key)
@@ -325,25 +384,28 @@ def with_requests(reason: str, said: Understanding) -> str:
     return f"{reason}; the customer asks for {', '.join(asked)}{orders}"
 
 
-def bot_user_ids() -> set[str]:
-    """Our own API users, whose assignment of a ticket is not a person taking it over."""
-    return {v for v in (os.environ.get("SALESFORCE_INTEGRATION_USER_ID"),) if v}
+def own_user_ids(desk: Helpdesk) -> set[str]:
+    """Our own API user on this helpdesk, as the helpdesk reports it, plus SALESFORCE_INTEGRATION_USER_ID
+    (kept as an explicit override for Salesforce); its assignment of a ticket is not a person's."""
+    ids = {desk.own_user_id() or ""}
+    if desk.name == "salesforce":
+        ids.add(os.environ.get("SALESFORCE_INTEGRATION_USER_ID") or "")
+    return {i for i in ids if i}
 
 
-def ticket_text(event: TicketEvent, ticket: Ticket, message: Message | None) -> tuple[str, str]:
-    """The subject and the customer's words, from the freshest source that has them."""
-    subject = ticket.subject or event.subject
-    parts = [ticket.description or event.text]
-    if message and message.text and message.text.strip() not in (parts[0] or ""):
-        parts.append(message.text)
-    return subject, "\n\n".join(p for p in parts if p)
+def ticket_text(ticket: Ticket, messages: list[Message]) -> tuple[str, str]:
+    """The subject and the customer's words, all from the helpdesk's API: every customer message in
+    order (the first is the description where the helpdesk has one), else the description."""
+    parts = [m.text for m in messages if m.text] or [ticket.description]
+    return ticket.subject, "\n\n".join(p for p in parts if p)
 
 
-def known_facts(event: TicketEvent, ticket: Ticket, classification: Classification) -> dict[str, str]:
+def known_facts(ticket: Ticket, classification: Classification) -> dict[str, str]:
+    """What the first message names, and the requester's email as the helpdesk records it (never a
+    webhook body's: a notification is only a pointer)."""
     facts = {k: v for k, v in classification.facts.items() if v}
-    email = event.requester_email or ticket.requester_email
-    if email:
-        facts["email"] = email
+    if ticket.requester_email:
+        facts["email"] = ticket.requester_email
     return facts
 
 
@@ -351,8 +413,8 @@ def flow_context(
     event: TicketEvent, ticket: Ticket, subject: str, text: str, facts: dict[str, str]
 ) -> dict[str, Any]:
     """The `$customer`, `$ticket`, `$brand` and `$facts` a policy reads; kept for later turns."""
-    name = event.requester_name or ticket.requester_name or ""
-    requester = event.requester_email or ticket.requester_email  # the helpdesk's, never the ticket text's
+    name = ticket.requester_name or ""
+    requester = ticket.requester_email  # the helpdesk's own record, never a webhook body or ticket text
     return {
         "customer": {
             "email": requester,

@@ -109,12 +109,18 @@ class TicketPolicyPort:
 
         return look_up
 
+    # What the customer sees and what ends the turn (a reply, a hand-off, the ticket resolved) goes to
+    # the conversation's outbox, which the worker sends only after the state that expects the
+    # customer's answer is saved (worker.pipeline): so no answer can ever arrive before the question
+    # it answers is on record, whenever the worker dies.
+
     def reply(self, step_key: str, text: str) -> None:
-        self.actions.reply(step_key, text)
+        self.conversation.outbox.append({"kind": "reply", "step": step_key, "text": text})
         self.conversation.note_turn("bot", text)
 
     def hand_off(self, step_key: str, summary: Handoff) -> None:
-        self.actions.hand_off(step_key, handoff_note(self.conversation, summary, self.policy_id))
+        note = handoff_note(self.conversation, summary, self.policy_id)
+        self.conversation.outbox.append({"kind": "hand_off", "step": step_key, "note": note})
         self.conversation.handoff_reason = summary.reason
         self.handed_off = summary
 
@@ -125,10 +131,29 @@ class TicketPolicyPort:
         return self.ledger.perform(step_key, "claude", {}, compute, idempotent=True)
 
     def resolve(self, step_key: str) -> None:
-        self.actions.set_status(step_key, "resolved")
-        self.actions.set_lifecycle(step_key, "resolved")
+        self.conversation.outbox.append({"kind": "resolve", "step": step_key})
 
     def wait_for_customer(self, step_key: str) -> None:
         """Not part of the engine's port: the worker marks the ticket as waiting after a question."""
         self.actions.set_status(step_key, "pending")
         self.actions.set_lifecycle(step_key, "waiting")
+
+
+def send_outbox(actions: TicketActions, conversation: Conversation) -> None:
+    """Send what a saved turn decided, in order, through the ledger (a re-send after a crash is a no-op).
+    Each item leaves the outbox once done; the caller saves the conversation afterwards."""
+    while conversation.outbox:
+        item = conversation.outbox[0]
+        step = str(item.get("step") or "")
+        if item.get("kind") == "reply":
+            actions.reply(step, str(item.get("text") or ""))
+        elif item.get("kind") == "hand_off":
+            actions.hand_off(step, str(item.get("note") or ""))
+        elif item.get("kind") == "email":
+            actions.email(
+                step, str(item.get("to") or ""), str(item.get("subject") or ""), str(item.get("text") or "")
+            )
+        elif item.get("kind") == "resolve":
+            actions.set_status(step, "resolved")
+            actions.set_lifecycle(step, "resolved")
+        conversation.outbox.pop(0)

@@ -50,7 +50,24 @@ def with_tls_options(url: str, env: Mapping[str, str]) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+SOCKET_TIMEOUT = 2.0
+"""Seconds any one Redis command may take. A frozen (not dead) Redis must fail fast: a receiver then
+answers 503 at once (the sender retries) and a worker retries, instead of hanging until a client
+gives up. Every command we send is small, so 2 s is far above a healthy answer."""
+
+
+def socket_timeout(env: Mapping[str, str] = os.environ) -> float:
+    return float(env.get("POLICYDESK_REDIS_TIMEOUT") or SOCKET_TIMEOUT)
+
+
 @lru_cache(maxsize=1)
 def get_redis() -> redis.Redis:
-    """The process-wide client (redis-py's pool is fork-safe)."""
-    return redis.Redis.from_url(resolve_redis_url(), decode_responses=True, health_check_interval=30)
+    """The process-wide client (redis-py's pool is fork-safe), with connect and command timeouts."""
+    timeout = socket_timeout()
+    return redis.Redis.from_url(
+        resolve_redis_url(),
+        decode_responses=True,
+        health_check_interval=30,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+    )

@@ -25,6 +25,11 @@ class WorkerSettings:
     event_ttl: int  # how long delivery ids are remembered (longer than every sender's retries)
     min_confidence: float  # below this the classifier's label is not trusted
     visibility_override: int | None = None
+    max_wait_hint: int = 3600  # the longest platform wait hint honoured as given, seconds
+    stale_after: int = 1800  # a customer message unanswered this long is handed to a person
+    sweep_interval: int = 60  # how often the stale sweep runs (Celery beat), seconds
+    dead_letter_cap: int = 1000  # dead letters kept at most (oldest dropped first)
+    dead_letter_ttl: int = 14 * 24 * 3600  # how long one dead letter is kept
 
     @property
     def visibility_timeout(self) -> int:
@@ -35,7 +40,7 @@ class WorkerSettings:
         """
         if self.visibility_override:
             return self.visibility_override
-        return max(3600, self.retry_backoff_max + self.task_time_limit + 600)
+        return max(3600, max(self.retry_backoff_max, self.max_wait_hint) + self.task_time_limit + 600)
 
 
 def load_settings(env: Mapping[str, str] = os.environ) -> WorkerSettings:
@@ -48,4 +53,9 @@ def load_settings(env: Mapping[str, str] = os.environ) -> WorkerSettings:
         event_ttl=_int(env, "POLICYDESK_EVENT_TTL", 3 * 24 * 3600),
         min_confidence=_float(env, "CLASSIFIER_MIN_CONFIDENCE", 0.7),
         visibility_override=_int(env, "POLICYDESK_VISIBILITY_TIMEOUT", 0) or None,
+        max_wait_hint=_int(env, "POLICYDESK_MAX_WAIT_HINT", 3600),
+        stale_after=_int(env, "POLICYDESK_STALE_AFTER", 1800),
+        sweep_interval=_int(env, "POLICYDESK_SWEEP_INTERVAL", 60),
+        dead_letter_cap=_int(env, "POLICYDESK_DEAD_LETTER_CAP", 1000),
+        dead_letter_ttl=_int(env, "POLICYDESK_DEAD_LETTER_TTL", 14 * 24 * 3600),
     )

@@ -41,6 +41,18 @@ class Helpdesk(Protocol):
     def latest_customer_message(self, ticket_id: str) -> Message | None:
         """The newest incoming, public message (quoted history stripped); None if there is none."""
 
+    def customer_messages(self, ticket_id: str, after: str | None = None) -> list[Message]:
+        """The customer's incoming public messages, oldest first, after the one whose id is `after`
+        (all of them when `after` is None or not among them): every message a turn has to read."""
+
+    def own_user_id(self) -> str | None:
+        """The helpdesk user our API credentials act as, read from the helpdesk itself (cached): its
+        assignment of a ticket is ours, not a person's."""
+
+    def send_email(self, ticket_id: str, to: str, subject: str, body: str) -> str:
+        """Email an address outside the conversation (a one-time code); only where the helpdesk has
+        a call for it (Salesforce emailSimple). Others raise Rejected."""
+
     def find_customer(self, email: str) -> Customer | None:
         """The helpdesk's customer/contact record for this email, or None."""
 
@@ -49,3 +61,11 @@ class Helpdesk(Protocol):
 
     def find_note(self, ticket_id: str, marker: str) -> bool:
         """Whether an internal note containing `marker` exists (to reconcile an ambiguous note write)."""
+
+
+def messages_after(messages: list[Message], after: str | None) -> list[Message]:
+    """The messages that follow the one with id `after`; all of them when it is absent or unknown."""
+    ids = [m.id for m in messages]
+    if after is None or after not in ids:
+        return list(messages)
+    return list(messages[ids.index(after) + 1 :])

@@ -13,7 +13,7 @@ from typing import Any
 
 from connectors.config import PlatformConfig
 from connectors.errors import Rejected
-from connectors.helpdesk.base import TicketStatus
+from connectors.helpdesk.base import TicketStatus, messages_after
 from connectors.http import HttpClient
 from connectors.models import Customer, Message, Ticket
 from connectors.text import clean_message, html_to_text, merge_tags, same_text, text_to_html
@@ -35,6 +35,7 @@ class FreshdeskClient:
             "freshdesk", config.base_url, auth=(config.secret("api_key"), "X"), verify=config.verify
         )
         self.handoff_group: str | None = env.get("FRESHDESK_HANDOFF_GROUP_ID") or None
+        self._own_user: str | None = None
 
     # ---- writes ---------------------------------------------------------------------------------
 
@@ -94,29 +95,48 @@ class FreshdeskClient:
 
     def latest_customer_message(self, ticket_id: str) -> Message | None:
         """Newest incoming public conversation; if the customer has not written since, the description."""
-        replies = [c for c in self._conversations(ticket_id) if c.get("incoming") and not c.get("private")]
-        if replies:
-            newest = max(replies, key=lambda c: (c.get("created_at") or "", c.get("id") or 0))
-            return Message(
-                id=str(newest["id"]),
-                text=clean_message(newest.get("body") or newest.get("body_text") or ""),
-                incoming=True,
-                created_at=newest.get("created_at"),
-                author_email=newest.get("from_email"),
-            )
+        messages = self.customer_messages(ticket_id)
+        return messages[-1] if messages else None
+
+    def customer_messages(self, ticket_id: str, after: str | None = None) -> list[Message]:
+        """The description (the customer's first message, unless an agent started the ticket), then
+        every incoming public conversation, oldest first."""
         ticket = self._ticket(ticket_id, include="requester")
-        if ticket.get("source") == SOURCE_OUTBOUND_EMAIL:
-            return None
+        messages: list[Message] = []
         text = clean_message(ticket.get("description") or ticket.get("description_text") or "")
-        if not text:
-            return None
-        return Message(
-            id=f"ticket-{ticket['id']}",
-            text=text,
-            incoming=True,
-            created_at=ticket.get("created_at"),
-            author_email=(ticket.get("requester") or {}).get("email"),
+        if ticket.get("source") != SOURCE_OUTBOUND_EMAIL and text:
+            messages.append(
+                Message(
+                    id=f"ticket-{ticket['id']}",
+                    text=text,
+                    incoming=True,
+                    created_at=ticket.get("created_at"),
+                    author_email=(ticket.get("requester") or {}).get("email"),
+                )
+            )
+        replies = [c for c in self._conversations(ticket_id) if c.get("incoming") and not c.get("private")]
+        replies.sort(key=lambda c: (c.get("created_at") or "", c.get("id") or 0))
+        messages.extend(
+            Message(
+                id=str(reply["id"]),
+                text=clean_message(reply.get("body") or reply.get("body_text") or ""),
+                incoming=True,
+                created_at=reply.get("created_at"),
+                author_email=reply.get("from_email"),
+            )
+            for reply in replies
         )
+        return messages_after(messages, after)
+
+    def own_user_id(self) -> str | None:
+        """`GET /api/v2/agents/me`, the agent whose API key we use (Freshdesk API v2, "View Me")."""
+        if self._own_user is None:
+            self._own_user = _str_or_none((self.http.get_json("agents/me") or {}).get("id")) or ""
+        return self._own_user or None
+
+    def send_email(self, ticket_id: str, to: str, subject: str, body: str) -> str:
+        """No documented call emails an address outside the ticket's conversation."""
+        raise Rejected("freshdesk", "emailing an address outside the conversation is not supported")
 
     def find_customer(self, email: str) -> Customer | None:
         email = (email or "").strip()

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from connectors.config import PlatformConfig
 from connectors.errors import NotFound, OutcomeUnknown, Rejected
-from connectors.helpdesk.base import TicketStatus
+from connectors.helpdesk.base import TicketStatus, messages_after
 from connectors.http import HttpClient
 from connectors.models import Customer, Message, Ticket
 from connectors.text import clean_preview, merge_tags, same_text
@@ -54,6 +54,7 @@ class KustomerClient:
         self.send_delay = _positive(env.get("KUSTOMER_SEND_DELAY_SECONDS"), DEFAULT_SEND_DELAY)
         self.snooze_hours = _positive(env.get("KUSTOMER_SNOOZE_HOURS"), DEFAULT_SNOOZE_HOURS)
         self._tags_by_id: dict[str, str] | None = None
+        self._own_user: str | None = None
 
     # ---- writes ---------------------------------------------------------------------------------
 
@@ -167,22 +168,27 @@ class KustomerClient:
         )
 
     def latest_customer_message(self, ticket_id: str) -> Message | None:
-        inbound = [
-            (index, m)
-            for index, m in enumerate(self._messages(ticket_id))
-            if _attrs(m).get("direction") == "in"
-        ]
-        if not inbound:
-            return None
-        _, newest = max(inbound, key=lambda pair: (_attrs(pair[1]).get("createdAt") or "", pair[0]))
-        attributes = _attrs(newest)
-        return Message(
-            id=str(newest["id"]),
-            text=_message_text(newest),
-            incoming=True,
-            created_at=attributes.get("createdAt") or attributes.get("sentAt"),
-            author_email=_address((attributes.get("meta") or {}).get("from")),
-        )
+        messages = self.customer_messages(ticket_id)
+        return messages[-1] if messages else None
+
+    def customer_messages(self, ticket_id: str, after: str | None = None) -> list[Message]:
+        inbound = [m for m in self._messages(ticket_id) if _attrs(m).get("direction") == "in"]
+        return messages_after([_as_message(m) for m in inbound], after)
+
+    def own_user_id(self) -> str | None:
+        """The API key's own user: `GET /v1/users/current` (the user a key acts as; shown in Kustomer's
+        own developers' notes, not in the public reference, so a failure reads as "unknown")."""
+        if self._own_user is None:
+            try:
+                found = self.http.get_json("users/current") or {}
+            except (NotFound, Rejected):
+                found = {}
+            self._own_user = str((found.get("data") or {}).get("id") or "")
+        return self._own_user or None
+
+    def send_email(self, ticket_id: str, to: str, subject: str, body: str) -> str:
+        """No documented call emails an address outside the ticket's conversation."""
+        raise Rejected("kustomer", "emailing an address outside the conversation is not supported")
 
     def find_customer(self, email: str) -> Customer | None:
         email = (email or "").strip()
@@ -312,6 +318,17 @@ def _address(value: Any) -> str | None:
     if isinstance(value, list) and value:
         return _address(value[0])
     return None
+
+
+def _as_message(message: Mapping[str, Any]) -> Message:
+    attributes = _attrs(message)
+    return Message(
+        id=str(message["id"]),
+        text=_message_text(message),
+        incoming=attributes.get("direction") == "in",
+        created_at=attributes.get("createdAt") or attributes.get("sentAt"),
+        author_email=_address((attributes.get("meta") or {}).get("from")),
+    )
 
 
 def _message_text(message: Mapping[str, Any]) -> str:

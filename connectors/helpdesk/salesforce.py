@@ -47,7 +47,8 @@ from connectors.errors import (
     RateLimited,
     Rejected,
 )
-from connectors.helpdesk.base import TicketStatus
+from connectors.helpdesk.base import TicketStatus, messages_after
+from connectors.helpdesk.salesforce_identity import IdentityUnavailable, SessionRefused, userinfo
 from connectors.http import make_retrying
 from connectors.models import Customer, Message, Ticket
 from connectors.text import clean_message, same_text
@@ -114,6 +115,7 @@ class SalesforceClient:
         self.session = _Session((5.0, 30.0), config.verify)
         self._sf: Salesforce | None = None
         self._login_lock = threading.Lock()
+        self._own_user: str | None = None
 
     # ------------------------------------------------------------ Helpdesk interface
 
@@ -127,14 +129,28 @@ class SalesforceClient:
         subject = (
             f"Re: {original} [Case {case['CaseNumber']}]" if original else f"Re: [Case {case['CaseNumber']}]"
         )
-        action_input: dict[str, Any] = {
-            "emailAddresses": email,
-            "emailSubject": subject,
-            "emailBody": body,
-            "relatedRecordId": case["Id"],
-            "logEmailOnSend": True,
-            **self.threading_inputs,
-        }
+        self._email_simple(
+            {
+                "emailAddresses": email,
+                "emailSubject": subject,
+                "emailBody": body,
+                "relatedRecordId": case["Id"],
+                "logEmailOnSend": True,
+                **self.threading_inputs,
+            }
+        )
+        return self._logged_email_id(case["Id"]) or f"emailSimple:{case['Id']}"
+
+    def send_email(self, ticket_id: str, to: str, subject: str, body: str) -> str:
+        """emailSimple to an address that is not the requester's (a one-time code), not logged on the
+        Case, so the code is not shown to agents; one attempt, never repeated blindly."""
+        self._email_simple(
+            {"emailAddresses": to, "emailSubject": subject, "emailBody": body, "logEmailOnSend": False}
+        )
+        return f"emailSimple:{_checked_id(ticket_id)}"
+
+    def _email_simple(self, action_input: dict[str, Any]) -> None:
+        """One emailSimple call from our org-wide address (when set); one attempt, never repeated."""
         if self.sender_address:
             action_input.update(senderType="OrgWideEmailAddress", senderAddress=self.sender_address)
         result = self._once(
@@ -145,8 +161,7 @@ class SalesforceClient:
         )
         outcome = result[0] if isinstance(result, list) and result else {}
         if not outcome.get("isSuccess"):
-            raise Rejected(PLATFORM, "emailSimple refused the reply", detail=_action_errors(outcome))
-        return self._logged_email_id(case["Id"]) or f"emailSimple:{case['Id']}"
+            raise Rejected(PLATFORM, "emailSimple refused the email", detail=_action_errors(outcome))
 
     def add_note(self, ticket_id: str, body: str) -> str:
         """A private CaseComment; bodies beyond the 4,000-byte field limit are cut, not refused."""
@@ -222,35 +237,59 @@ class SalesforceClient:
 
     def latest_customer_message(self, ticket_id: str) -> Message | None:
         """Newest incoming EmailMessage; a Case with none (web/phone origin) falls back to its Description."""
+        messages = self.customer_messages(ticket_id)
+        return messages[-1] if messages else None
+
+    def customer_messages(self, ticket_id: str, after: str | None = None) -> list[Message]:
+        """Incoming EmailMessages oldest first; a Case with none (web/phone origin) has its Description."""
         case_id = _checked_id(ticket_id)
         emails = self._records(
             format_soql(
                 "SELECT Id, FromAddress, TextBody, HtmlBody, MessageDate FROM EmailMessage "
-                "WHERE ParentId = {} AND Incoming = true ORDER BY MessageDate DESC, CreatedDate DESC LIMIT 1",
+                "WHERE ParentId = {} AND Incoming = true ORDER BY MessageDate ASC, CreatedDate ASC LIMIT 200",
                 case_id,
             )
         )
-        if emails:
-            email = emails[0]
-            text = clean_message(email.get("TextBody") or "") or clean_message(email.get("HtmlBody") or "")
-            return Message(
+        messages = [
+            Message(
                 id=email["Id"],
-                text=text,
+                text=clean_message(email.get("TextBody") or "") or clean_message(email.get("HtmlBody") or ""),
                 incoming=True,
                 created_at=email.get("MessageDate"),
                 author_email=email.get("FromAddress"),
             )
-        case = self._case(case_id)
-        text = clean_message(case.get("Description") or "")
-        if not text:
-            return None
-        return Message(
-            id=case["Id"],
-            text=text,
-            incoming=True,
-            created_at=case.get("CreatedDate"),
-            author_email=case.get("SuppliedEmail"),
-        )
+            for email in emails
+        ]
+        if not messages:
+            case = self._case(case_id)
+            text = clean_message(case.get("Description") or "")
+            if text:
+                messages.append(
+                    Message(
+                        id=case["Id"],
+                        text=text,
+                        incoming=True,
+                        created_at=case.get("CreatedDate"),
+                        author_email=case.get("SuppliedEmail"),
+                    )
+                )
+        return messages_after(messages, after)
+
+    def own_user_id(self) -> str | None:
+        """The user our session belongs to, from the org's UserInfo endpoint (salesforce_identity)."""
+        if self._own_user is None:
+            sf = self._api()
+            try:
+                info = userinfo(
+                    f"https://{sf.sf_instance}",
+                    sf.session_id,
+                    session=self.session,
+                    verify=self.config.verify,
+                )
+            except (SessionRefused, IdentityUnavailable) as exc:
+                raise PlatformUnavailable(PLATFORM, f"userinfo: {exc}") from None
+            self._own_user = str(info.get("user_id") or "")
+        return self._own_user or None
 
     def find_customer(self, email: str) -> Customer | None:
         email = (email or "").strip()

@@ -98,6 +98,8 @@ def create_app(state: SandboxState | None = None) -> Flask:
                 fault = sandbox_state().take_fault(name, request.method, request.path)
                 if fault and fault.status == 0:
                     _hold(name, fault)
+                elif fault and fault.after_applying:
+                    g.fail_after = (module, fault)
                 elif fault:
                     sandbox_state().record(name, request.method, request.path, None, fault=fault.status)
                     return module.fault_response(fault)
@@ -108,6 +110,10 @@ def create_app(state: SandboxState | None = None) -> Flask:
         if g.get("hold_answer"):
             sandbox_state().record(g.platform, request.method, request.path, None, held="after")
             time.sleep(g.hold_answer)
+        if g.get("fail_after"):
+            module, fault = g.fail_after
+            sandbox_state().record(g.platform, request.method, request.path, None, fault=fault.status)
+            return module.fault_response(fault)
         return response
 
     _register_control_api(app, modules)
@@ -166,6 +172,7 @@ def _register_control_api(app: Flask, modules: dict[str, ModuleType]) -> None:
             body=spec.get("body"),
             delay=float(spec.get("delay", 0)),
             delay_after=bool(spec.get("delay_after", False)),
+            after_applying=bool(spec.get("after_applying", False)),
         )
         with sandbox_state().lock:
             sandbox_state().faults.append(fault)

@@ -473,6 +473,17 @@ def fault_response(fault: Fault) -> Response:
 # ---- API ----------------------------------------------------------------------------------------
 
 
+@blueprint.get("/users/current")
+def current_user():
+    """The user the API key acts as (Kustomer answers the key's own user in a JSON:API document)."""
+    data = section(PLATFORM)
+    with sandbox_state().lock:
+        user = data["users"][BOT_USER_ID]
+        return _doc(
+            {"type": "user", "id": user["id"], "attributes": {"name": user["name"], "userType": "machine"}}
+        )
+
+
 @blueprint.get("/conversations/<conv_id>")
 def get_conversation(conv_id: str):
     data = section(PLATFORM)

@@ -19,6 +19,7 @@ import copy
 import datetime as dt
 import html
 import re
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -359,7 +360,12 @@ def create_ticket(
     )
     _run_assignment_rule(sec, case)
     message = _incoming_email(sec, case, subject, text, email, name)
-    return {"ticket_id": case["Id"], "message_id": message["Id"], "customer_id": contact_id or ""}
+    return {
+        "ticket_id": case["Id"],
+        "message_id": message["Id"],
+        "customer_id": contact_id or "",
+        "session_id": outbound_message_session(sec),  # what the Outbound Message about it carries
+    }
 
 
 def add_customer_message(sec: dict[str, Any], ticket_id: str, text: str) -> dict[str, str]:
@@ -386,7 +392,7 @@ def add_customer_message(sec: dict[str, Any], ticket_id: str, text: str) -> dict
     )
     case["Last_Customer_Reply__c"] = message["MessageDate"]
     _stamp(sec, case, AUTOMATED_USER_ID)
-    return {"message_id": message["Id"]}
+    return {"message_id": message["Id"], "session_id": outbound_message_session(sec)}
 
 
 def ticket_view(sec: dict[str, Any], ticket_id: str) -> dict[str, Any]:
@@ -426,8 +432,10 @@ def ticket_view(sec: dict[str, Any], ticket_id: str) -> dict[str, Any]:
 
 @blueprint.before_request
 def _authenticate() -> Response | None:
-    """Every /services/data/vXX.X call needs the session token; the version list does not."""
-    if request.endpoint == "salesforce.versions":
+    """Every /services/data/vXX.X call needs the session token; the version list does not.
+
+    UserInfo answers for any live session of the org: ours, and the ones Outbound Messages carry."""
+    if request.endpoint in ("salesforce.versions", "salesforce.userinfo"):
         return None
     sec = section(PLATFORM)
     header = request.headers.get("Authorization", "")
@@ -451,6 +459,40 @@ def _limit_header(response: Response) -> Response:
 @blueprint.errorhandler(ApiError)
 def _api_error(exc: ApiError) -> Response:
     return exc.response()
+
+
+@blueprint.get("/services/oauth2/userinfo")
+def userinfo() -> Response:
+    """OpenID Connect UserInfo: the session's user and org; an invalid token gets 403 with
+    "Bad_OAuth_Token" as a plain body, as Salesforce answers it."""
+    sec = section(PLATFORM)
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    with sandbox_state().lock:
+        sessions = {sec["access_token"]: sec["api_user_id"], **sec.setdefault("message_sessions", {})}
+        user_id = sessions.get(token) if scheme in ("Bearer", "OAuth") else None
+        user = sec["objects"]["User"].get(user_id or "")
+        sec["userinfo_calls"] = sec.get("userinfo_calls", 0) + 1
+    if user is None:
+        return Response("Bad_OAuth_Token", status=403, content_type="text/plain")
+    return jsonify(
+        {
+            "sub": f"https://login.salesforce.com/id/{sec['org_id']}/{user['Id']}",
+            "user_id": user["Id"],
+            "organization_id": sec["org_id"],
+            "preferred_username": user["Username"],
+            "name": user["Name"],
+            "email": user["Email"],
+            "active": user["IsActive"],
+        }
+    )
+
+
+def outbound_message_session(sec: dict[str, Any]) -> str:
+    """A session of the Outbound Message's "User to send as" (our integration user), as Salesforce
+    puts in SessionId when "Send Session ID" is ticked."""
+    token = f"{sec['org_id'][:15]}!AQ4AQOutbound{secrets.token_hex(12)}"
+    sec.setdefault("message_sessions", {})[token] = sec["api_user_id"]
+    return token
 
 
 @blueprint.get("/services/data", strict_slashes=False)

@@ -16,6 +16,7 @@ class Fault:
     `status` 0 with a `delay` serves the request normally but slowly: held before it is handled
     (`delay_after` False: nothing applied yet) or after (`delay_after` True: applied, answer late).
     Crash tests kill a worker inside that window. Holding is logged as a write with `held` set.
+    `after_applying` serves the request, then replaces its answer with the fault.
     """
 
     platform: str
@@ -27,6 +28,9 @@ class Fault:
     body: Any = None
     delay: float = 0.0
     delay_after: bool = False
+    # the request is applied, then answered with `status` (a gateway error after the write went
+    # through: the caller cannot tell whether it happened)
+    after_applying: bool = False
 
     def matches(self, platform: str, method: str, path: str) -> bool:
         return (
