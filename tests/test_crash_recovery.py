@@ -186,7 +186,7 @@ def test_worker_killed_after_the_store_created_a_replacement_creates_no_second_o
 
 
 def test_an_answer_to_a_question_posted_just_before_the_worker_died_is_acted_on(
-    crash_web, crash_customers, crash_env, data_dir, sandbox
+    crash_web, crash_customers, crash_env, data_dir, sandbox, sandbox_api
 ):
     """The worker dies after the question went out but before it learnt so; the customer has answered
     by the time a new worker picks the ticket up. The answer is applied to that question (one

@@ -157,11 +157,19 @@ class Simulation:
             requester_email=customer.get("email") or None,
             requester_name=customer.get("name") or None,
         )
-        ticket = Ticket(helpdesk=self.helpdesk, id=event.ticket_id, subject=subject, description=text)
+        # the simulated helpdesk's own record of the requester (the worker reads it from the API)
+        ticket = Ticket(
+            helpdesk=self.helpdesk,
+            id=event.ticket_id,
+            subject=subject,
+            description=text,
+            requester_email=customer.get("email") or None,
+            requester_name=customer.get("name") or None,
+        )
         classification = self.classifier.classify(text, subject)
         self.conversation.ticket_type = classification.label
         self.conversation.confidence = round(classification.confidence, 3)
-        self.conversation.facts = known_facts(event, ticket, classification)
+        self.conversation.facts = known_facts(ticket, classification)
         context = flow_context(event, ticket, subject, text, self.conversation.facts)
         for root in CONTEXT_ROOTS:
             context[root] = {**context[root], **self.given[root]}
