@@ -83,8 +83,9 @@ def test_a_full_redis_is_reported_and_refuses_new_work_until_freed(own_redis, ba
 
 
 @pytest.mark.xfail(
-    strict=True,
-    reason="known defect: a ticket accepted just before Redis freezes is not processed after it thaws",
+    strict=False,
+    reason="known defect, intermittent: a ticket accepted just before Redis freezes is sometimes not "
+    "processed after it thaws",
 )
 def test_a_frozen_redis_gets_fast_503s_and_the_worker_survives(
     own_redis, base_env, tmp_path, sandbox, sandbox_api
