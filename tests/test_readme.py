@@ -57,3 +57,31 @@ def test_readme_names_the_two_commands_the_makefile_has():
     for target in ("demo", "test"):
         assert f"make {target}" in readme
         assert re.search(rf"^{target}:", makefile, re.M)
+
+
+PATH_IN_BACKTICKS = re.compile(r"`([A-Za-z_.][\w./-]*(?:/|\.py|\.md|\.yaml|\.toml))[`:\s]")
+
+
+def named_paths(text: str) -> set[str]:
+    """Repository paths a document names in backticks; placeholders like `<vendor>` are skipped."""
+    return {m.group(1) for m in PATH_IN_BACKTICKS.finditer(text) if "<" not in m.group(1)}
+
+
+def layout_section(readme: str) -> str:
+    start = readme.index("## Layout")
+    end = readme.find("\n## ", start + 1)
+    return readme[start : end if end != -1 else len(readme)]
+
+
+def test_every_path_the_layout_docs_name_exists():
+    readme = (ROOT / "README.md").read_text()
+    layout = layout_section(readme)
+    folders = {line.split()[0] for line in layout.splitlines() if re.match(r"^[a-z]+/\s", line)}
+    contributing = (ROOT / "CONTRIBUTING.md").read_text()
+    architecture = (ROOT / "docs/architecture.md").read_text()
+    start, end = architecture.index("## How a ticket moves"), architecture.index("## The layering")
+    ticket_path = architecture[start:end]
+    named = folders | named_paths(layout) | named_paths(contributing) | named_paths(ticket_path)
+    assert len(named) > 20
+    missing = sorted(path for path in named if not (ROOT / path).exists())
+    assert not missing, f"documented paths that do not exist: {missing}"
