@@ -25,8 +25,8 @@ from connectors.config import PlatformConfig, tls_verify
 from connectors.errors import NotConfigured, NotFound, PlatformError
 from connectors.http import HttpClient
 from connectors.models import Address, Order, Shipment, TrackingEvent
+from connectors.parcels import newest_first, parse_instant, summarize
 from connectors.tools import register_platform, tool
-from connectors.tracking import newest_first, parse_instant, summarize
 
 PLATFORM = "aftership"
 DEFAULT_BASE_URL = "https://api.aftership.com/tracking/2025-01"
@@ -193,7 +193,7 @@ def _address(tracking: Mapping[str, Any]) -> Address | None:
 
 
 def to_order(trackings: list[Mapping[str, Any]], email: str | None = None) -> Order:
-    """The trackings of one order as an Order; its status sums up its parcels (tracking.summarize)."""
+    """The trackings of one order as an Order; its status sums up its parcels (parcels.summarize)."""
     first = trackings[0]
     shipments = tuple(to_shipment(t) for t in trackings)
     summary = summarize(shipments)

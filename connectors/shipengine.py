@@ -17,7 +17,7 @@ Status vocabulary (connectors.models.ORDER_STATUSES):
     awaiting_payment -> approved        pending_fulfillment, on_hold -> processing
     awaiting_shipment -> pending_shipment (ship_date = shipByDate)
     cancelled -> canceled               rejected_fulfillment -> exception
-    shipped -> from ShipEngine's status_code, per parcel, summed up by connectors.tracking.summarize:
+    shipped -> from ShipEngine's status_code, per parcel, summed up by connectors.parcels.summarize:
         UN, NY, AC -> shipped    IT, AT -> in_transit (AT: detail "delivery attempted")
         DE, SP -> delivered      EX -> exception
 A shipped order whose parcel ShipEngine cannot find stays "shipped" with the ShipStation data.
@@ -37,8 +37,8 @@ from connectors.config import PlatformConfig, tls_verify
 from connectors.errors import NotConfigured, NotFound, Rejected
 from connectors.http import HttpClient
 from connectors.models import Order, Shipment, TrackingEvent
+from connectors.parcels import newest_first, summarize
 from connectors.tools import register_platform, tool
-from connectors.tracking import newest_first, summarize
 
 PLATFORM = "shipengine"
 DEFAULT_BASE_URL = "https://api.shipengine.com"

@@ -19,7 +19,7 @@ Why it looks the way it does:
 Status vocabulary (connectors.models.ORDER_STATUSES), first match wins:
     cancelledAt set                                   -> canceled
     displayFulfillmentStatus RESTOCKED                -> canceled
-    FULFILLED / PARTIALLY_FULFILLED                   -> the parcels, summed up by tracking.summarize
+    FULFILLED / PARTIALLY_FULFILLED                   -> the parcels, summed up by parcels.summarize
         fulfillment displayStatus DELIVERED, PICKED_UP                        -> delivered
         IN_TRANSIT, OUT_FOR_DELIVERY, ATTEMPTED_DELIVERY, DELAYED, READY_FOR_PICKUP -> in_transit
         FAILURE, NOT_DELIVERED                                                -> exception
@@ -53,8 +53,8 @@ from connectors.errors import (
 )
 from connectors.http import HttpClient, make_retrying
 from connectors.models import Address, Order, OrderItem, Shipment
+from connectors.parcels import newest_first, summarize
 from connectors.tools import register_platform, tool
-from connectors.tracking import newest_first, summarize
 
 PLATFORM = "shopify"
 API_VERSION = "2025-01"

@@ -36,9 +36,9 @@ from connectors.config import PlatformConfig, tls_verify
 from connectors.errors import NotConfigured, NotFound, Rejected
 from connectors.http import HttpClient
 from connectors.models import Address, Customer, Order, OrderItem, Subscription
+from connectors.parcels import parse_instant
 from connectors.shopify import order_status
 from connectors.tools import register_platform, tool
-from connectors.tracking import parse_instant
 
 PLATFORM = "smartrr"
 DEFAULT_BASE_URL = "https://api.smartrr.com"

@@ -15,14 +15,13 @@ The label set is the training data's: a store's own ticket type, given with at l
 messages (`LocalClassifier(extra_examples=...)`), is learned at load time.
 
 A Claude-backed classifier implements the same `Classifier` protocol; callers obtain one from
-`default_classifier()` so the choice stays in one place.
+`policies.claude_classifier.default_classifier()` so the choice stays in one place.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
 from policies.classifier_model import MAX_TEXT_CHARS, LinearModel, message_text, softmax
@@ -36,7 +35,6 @@ __all__ = [
     "Classification",
     "Classifier",
     "LocalClassifier",
-    "default_classifier",
 ]
 
 
@@ -107,12 +105,3 @@ class LocalClassifier:
             facts["order_number"] = order
         scores = {name: round(value, 4) for name, value in probabilities.items()}
         return Classification(label=label, confidence=scores[label], facts=facts, scores=scores)
-
-
-@lru_cache(maxsize=1)
-def default_classifier() -> Classifier:
-    """The process-wide classifier (built once): Claude-backed when ANTHROPIC_API_KEY is set, with the
-    local model as its fallback, else the local model alone."""
-    from policies.claude_classifier import claude_or_local  # imported here: it builds on this module
-
-    return claude_or_local(LocalClassifier())

@@ -23,6 +23,7 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import anthropic
@@ -38,6 +39,7 @@ __all__ = [
     "ClaudeClassifier",
     "InvalidOutput",
     "claude_or_local",
+    "default_classifier",
     "grounded_email",
     "grounded_order_number",
 ]
@@ -252,3 +254,10 @@ def claude_or_local(local: Classifier, env: Mapping[str, str] = os.environ) -> C
     if client is None:
         return local
     return ClaudeClassifier(client, local, settings=claude_settings(env))
+
+
+@lru_cache(maxsize=1)
+def default_classifier() -> Classifier:
+    """The process-wide classifier (built once): Claude-backed when ANTHROPIC_API_KEY is set, with the
+    local model as its fallback, else the local model alone."""
+    return claude_or_local(LocalClassifier())

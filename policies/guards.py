@@ -23,13 +23,10 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from connectors.tools import Tool, ToolRegistry
 from policies.understanding.verdict import Confirmation
-
-if TYPE_CHECKING:
-    from policies.runtime import PolicyPort
 
 __all__ = [
     "CANCELLABLE_STATUSES",
@@ -400,12 +397,19 @@ GUARDS: dict[str, Check] = {
 # ---- the one call path ------------------------------------------------------------------------
 
 
+class ToolPort(Protocol):
+    """The one thing the guards need of an engine's port (policies.runtime.PolicyPort): calling a
+    tool. Declared here so the guards do not depend on the runtime that keeps their facts."""
+
+    def call_tool(self, step_key: str, tool: str, args: dict[str, Any]) -> Any: ...
+
+
 class GuardedTools:
     """Every tool call of every engine: guards before a write, facts from every result."""
 
     def __init__(
         self,
-        port: PolicyPort,
+        port: ToolPort,
         facts: GuardFacts,
         policy_guards: Mapping[str, Any] | None,
         registry: ToolRegistry,

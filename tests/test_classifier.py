@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from policies.classifier import LABELS, Classification, Classifier, LocalClassifier, default_classifier
+from policies.classifier import LABELS, Classification, Classifier, LocalClassifier
 from policies.classify_cli import main as classify_main
+from policies.claude_classifier import default_classifier
 from policies.text import clean_text
 
 REPO = Path(__file__).resolve().parent.parent

@@ -6,8 +6,9 @@ import pytest
 
 from connectors.errors import NotConfigured
 from connectors.models import Order, Shipment
+from connectors.parcels import summarize
 from connectors.tools import load_all_tools
-from connectors.tracking import chosen_tracker, get_tracking_info, summarize
+from connectors.tracking import chosen_tracker, get_tracking_info
 
 AFTERSHIP_VARS = ("AFTERSHIP_API_KEY", "AFTERSHIP_BASE_URL")
 SHIPENGINE_VARS = ("SHIPENGINE_API_KEY", "SHIPENGINE_BASE_URL")
