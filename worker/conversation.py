@@ -1,16 +1,28 @@
-"""The Conversation: what policydesk knows and has done on one ticket, kept in Redis between events."""
+"""The Conversation: what policydesk knows and has done on one ticket, kept in Redis between events.
+
+A conversation outlives deployments: a customer can answer a week after the question, on a newer
+version of the code. So the stored JSON carries `schema_version`, and `load` brings an older one up
+to date through `MIGRATIONS`, one version at a time, before building the dataclass. A change to the
+stored shape (this dataclass, the engine's PolicyState in `policy`, the guards' facts inside it)
+raises SCHEMA_VERSION and adds the step from the previous version, with a test that loads the old
+shape (tests/test_conversation_store.py).
+"""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import redis
 
+from policies.runtime import PolicyState
+
 Status = Literal["new", "active", "waiting", "resolved", "handed_off"]
 CONVERSATION_TTL = 90 * 24 * 3600  # long after any ticket's last reply; refreshed on every save
+SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -36,6 +48,7 @@ class Conversation:
     clarifying: list[str] = field(default_factory=list)  # the two ticket types a question asked between
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
+    schema_version: int = SCHEMA_VERSION
 
     @property
     def key(self) -> str:
@@ -73,10 +86,46 @@ class ConversationStore:
         raw = self.redis.get(conversation_key(helpdesk, ticket_id))
         if raw is None:
             return None
-        data = json.loads(raw)
+        data = migrate(json.loads(raw))
         known = set(Conversation.__dataclass_fields__)
         return Conversation(**{k: v for k, v in data.items() if k in known})
 
     def save(self, conversation: Conversation) -> None:
         conversation.updated_at = time.time()
+        conversation.schema_version = SCHEMA_VERSION
         self.redis.set(conversation.key, json.dumps(asdict(conversation)), ex=CONVERSATION_TTL)
+
+
+class UnknownSchemaVersion(ValueError):
+    """A conversation saved by a newer version than this code knows (after a rollback). Loading it
+    would drop what the newer version added, so it is refused: the event fails, its retries and the
+    failure hand-off fail the same way, and it ends in the dead letters, to be replayed
+    (`policydesk deadletters replay`) once the newer version runs again. Nothing is overwritten."""
+
+
+def _unversioned_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 is every conversation saved before versioning: any key may be missing, including
+    ones added to the engine's state over time (understood, queue, agent). From version 2 on, the
+    stored policy state is complete: it goes through PolicyState once and is written back whole."""
+    migrated = dict(data)
+    if migrated.get("policy"):
+        migrated["policy"] = PolicyState.from_dict(migrated["policy"]).to_dict()
+    return migrated
+
+
+# version N -> the step that turns a version-N document into version N+1
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _unversioned_to_v2}
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """A stored conversation brought up to SCHEMA_VERSION, one migration at a time."""
+    version = data.get("schema_version", 1)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise UnknownSchemaVersion(
+            f"conversation schema_version {version!r}; this code knows {SCHEMA_VERSION}"
+        )
+    while version < SCHEMA_VERSION:
+        data = MIGRATIONS[version](data)
+        version += 1
+    data["schema_version"] = version
+    return data
