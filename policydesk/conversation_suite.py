@@ -16,7 +16,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,7 +188,20 @@ def _moved(replies_before: int):
     return done
 
 
-def play_one(customers: SandboxCustomers, web_url: str, conversation: Conversation) -> Played:
+TurnHook = Callable[[int, OpenedTicket], None]
+
+
+def play_one(
+    customers: SandboxCustomers,
+    web_url: str,
+    conversation: Conversation,
+    *,
+    before_turn: TurnHook | None = None,
+    after_turn: TurnHook | None = None,
+) -> Played:
+    """One conversation, turn by turn. `before_turn(n, ticket)` runs before turn n's webhook is posted
+    (0 = the opener) and `after_turn(n, ticket)` once it has settled (the ticket is read again after
+    it, so a hook that waits for the last write sees the turn's real end): a benchmark measures there."""
     played = Played(conversation)
     opener = conversation.spec["opener"]
     name = conversation.spec.get("name")
@@ -200,20 +213,31 @@ def play_one(customers: SandboxCustomers, web_url: str, conversation: Conversati
             conversation.helpdesk, opener.get("subject", ""), opener["text"], conversation.email, name
         )
         played.ticket = ticket
+        if before_turn:
+            before_turn(0, ticket)
         for delivery in ticket.deliveries:
             delivery.post(web_url)
         view = customers.wait_for(ticket, _settled(0), timeout=TURN_TIMEOUT)
+        if after_turn:
+            after_turn(0, ticket)
+            view = customers.view(ticket)
         played.states_after.append(state_of(view))
-        for turn in conversation.turns:
+        for number, turn in enumerate(conversation.turns, 1):
             if state_of(view) != "waiting":
                 break
             before = len(view["replies"])
             played.answered.append(view["replies"][-1] if view["replies"] else None)
-            customers.reply(ticket, turn["text"]).post(web_url)
+            delivery = customers.reply(ticket, turn["text"])
+            if before_turn:
+                before_turn(number, ticket)
+            delivery.post(web_url)
             played.sent += 1
             customers.wait_for(ticket, _moved(before), timeout=TURN_TIMEOUT)
             time.sleep(0.3)  # the lifecycle tag is a turn's last write
             view = customers.wait_for(ticket, _settled(before), timeout=TURN_TIMEOUT / 2)
+            if after_turn:
+                after_turn(number, ticket)
+                view = customers.view(ticket)
             played.states_after.append(state_of(view))
         played.view = view
     except Exception as exc:  # a broken conversation is scored as failed, never stops the suite

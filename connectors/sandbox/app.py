@@ -95,6 +95,9 @@ def create_app(state: SandboxState | None = None) -> Flask:
         for name, module in modules.items():
             if request.path.startswith(module.PREFIX + "/") or request.path == module.PREFIX:
                 g.platform = name
+                sandbox_state().count(name, request.method, request.path)
+                if sandbox_state().latency:
+                    time.sleep(sandbox_state().latency)  # a real platform's answer takes this long
                 fault = sandbox_state().take_fault(name, request.method, request.path)
                 if fault and fault.status == 0:
                     _hold(name, fault)
@@ -135,6 +138,7 @@ def _seed(state: SandboxState, modules: dict[str, ModuleType]) -> None:
         state.writes.clear()
         state.faults.clear()
         state.readings.clear()
+        state.requests.clear()
         for name, module in modules.items():
             module.seed(state.section(name))
 
@@ -158,6 +162,26 @@ def _register_control_api(app: Flask, modules: dict[str, ModuleType]) -> None:
         with state.lock:
             rows = [w for w in state.writes if platform in (None, w["platform"])]
         return jsonify(rows)
+
+    @app.get("/_sandbox/requests")
+    def requests_received():
+        """Every platform request from index `since` on (reads too), for counting API calls."""
+        platform = request.args.get("platform")
+        since = int(request.args.get("since", 0))
+        state = sandbox_state()
+        with state.lock:
+            total = len(state.requests)
+            rows = [r for r in state.requests[since:] if platform in (None, r["platform"])]
+        return jsonify({"total": total, "requests": rows})
+
+    @app.post("/_sandbox/latency")
+    def set_latency():
+        """{"seconds": 0.15}: hold every platform request that long, as a real API's round trip."""
+        seconds = float((request.get_json(force=True) or {}).get("seconds", 0))
+        if not 0 <= seconds <= 10:
+            abort(400, "seconds must be between 0 and 10")
+        sandbox_state().latency = seconds
+        return {"ok": True}
 
     @app.post("/_sandbox/faults")
     def add_fault():

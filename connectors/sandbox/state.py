@@ -50,6 +50,8 @@ class SandboxState:
     faults: list[Fault] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
     readings: dict[str, str] = field(default_factory=dict)  # "platform.name" -> the chosen reading
+    requests: list[dict[str, Any]] = field(default_factory=list)  # every platform request, reads too
+    latency: float = 0.0  # seconds every platform request is held before it is answered
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def section(self, platform: str) -> dict[str, Any]:
@@ -74,6 +76,11 @@ class SandboxState:
                     **extra,
                 }
             )
+
+    def count(self, platform: str, method: str, path: str) -> None:
+        """Every request a platform receives, reads included: what an API budget is spent on."""
+        with self.lock:
+            self.requests.append({"platform": platform, "method": method, "path": path, "at": time.time()})
 
     def take_fault(self, platform: str, method: str, path: str) -> Fault | None:
         with self.lock:
