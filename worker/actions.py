@@ -1,11 +1,15 @@
 """Helpdesk writes for one conversation, every one through the action ledger.
 
 Tags, assignment and status are idempotent (the same write twice leaves the same ticket), so an
-interrupted attempt is simply redone. Notes carry a short reference so an interrupted note can be
-looked up on the ticket instead of being posted twice; an interrupted reply is looked up by its text.
+interrupted attempt is simply redone; a turn sets them together in one write (`update`), because
+every call spends the store's helpdesk API budget (docs/api-budget.md). Notes carry a short reference
+so an interrupted note can be looked up on the ticket instead of being posted twice; an interrupted
+reply is looked up by its text.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from connectors.helpdesk.base import Helpdesk, TicketStatus
 from worker.conversation import Conversation
@@ -36,12 +40,19 @@ class TicketActions:
         return [type_tag(ticket_type)] if ticket_type else []
 
     def hand_off(self, step: str, note: str, extra_tags: list[str] = ()) -> None:
-        """Give the ticket to humans. The note goes first (the agent's context), the lifecycle tag last:
-        it is the visible sign that the handoff is complete."""
-        self.note(step, note)
-        self.assign_to_humans(step)
-        self.set_status(step, "open")
-        self.set_lifecycle(step, "handed_off", extra_tags)
+        """Give the ticket to humans. The note goes first (the agent's context), then one update that
+        assigns the group, reopens the ticket and sets the lifecycle tag: the visible sign that the
+        hand-off is complete."""
+        change = self._change("handed_off", "open", extra_tags, to_humans=True)
+        self.note(step, note, and_update=change)
+        self.update(step, "handed_off", "open", extra_tags, to_humans=True)
+
+    def wait(self, step: str) -> None:
+        """The turn asked the customer something: pending, `pd-waiting`, in one write."""
+        self.update(step, "waiting", "pending")
+
+    def resolve(self, step: str) -> None:
+        self.update(step, "resolved", "resolved")
 
     def tag(self, step: str, add: list[str], remove: list[str] = ()) -> list[str]:
         args = {"add": sorted(add), "remove": sorted(remove)}
@@ -53,13 +64,47 @@ class TicketActions:
             idempotent=True,
         )
 
-    def set_lifecycle(self, step: str, status: str, extra: list[str] = ()) -> list[str]:
-        """Exactly one lifecycle tag on the ticket (plus its type tag), so an agent's view filters work."""
-        wanted = LIFECYCLE_TAGS[status]
-        others = [tag for tag in LIFECYCLE_TAGS.values() if tag != wanted]
-        return self.tag(step, [BASE_TAG, wanted, *self._type_tags(), *extra], others)
+    def assign_to_humans(self, step: str) -> None:
+        """The human group alone (a draft-mode turn leaves tags and status to the person)."""
+        self.update(step, to_humans=True)
 
-    def note(self, step: str, body: str) -> str:
+    def update(
+        self,
+        step: str,
+        lifecycle: str | None = None,
+        status: TicketStatus | None = None,
+        extra_tags: list[str] = (),
+        *,
+        to_humans: bool = False,
+    ) -> list[str]:
+        """Exactly one lifecycle tag on the ticket (plus its type tag), so an agent's view filters work,
+        with the status and (for a hand-off) the human group, as one helpdesk write. Idempotent: an
+        interrupted attempt is simply redone."""
+        change = self._change(lifecycle, status, extra_tags, to_humans=to_humans)
+        args = {
+            "add": sorted(change["add_tags"]),
+            "remove": sorted(change["remove_tags"]),
+            "status": status,
+            "group": change["group"],
+        }
+        return self.ledger.perform(
+            step, "update_ticket", args, lambda: self.desk.update(self.ticket_id, **change), idempotent=True
+        )
+
+    def _change(
+        self, lifecycle: str | None, status: TicketStatus | None, extra_tags: list[str], *, to_humans: bool
+    ) -> dict[str, Any]:
+        """The arguments of Helpdesk.update for this lifecycle step."""
+        add: list[str] = []
+        remove: list[str] = []
+        if lifecycle is not None:
+            wanted = LIFECYCLE_TAGS[lifecycle]
+            add = [BASE_TAG, wanted, *self._type_tags(), *extra_tags]
+            remove = [tag for tag in LIFECYCLE_TAGS.values() if tag != wanted]
+        group = self.desk.handoff_group if to_humans else None
+        return {"status": status, "group": group, "add_tags": add, "remove_tags": remove}
+
+    def note(self, step: str, body: str, *, and_update: dict[str, Any] | None = None) -> str:
         reference = "pd-" + action_key(step, "add_note", {"ticket": self.ticket_id})[:10]
         text = f"{body}\n(ref {reference})"
 
@@ -70,7 +115,7 @@ class TicketActions:
             step,
             "add_note",
             {"ticket": self.ticket_id},
-            lambda: self.desk.add_note(self.ticket_id, text),
+            lambda: self.desk.add_note(self.ticket_id, text, and_update=and_update),
             reconcile=already_posted,
         )
 
@@ -96,26 +141,4 @@ class TicketActions:
             "send_email",
             {"ticket": self.ticket_id, "to": to},
             lambda: self.desk.send_email(self.ticket_id, to, subject, body),
-        )
-
-    def assign_to_humans(self, step: str) -> str | None:
-        group = self.desk.handoff_group
-        if not group:
-            return None
-        self.ledger.perform(
-            step,
-            "assign_to_group",
-            {"group": group},
-            lambda: self.desk.assign_to_group(self.ticket_id, group),
-            idempotent=True,
-        )
-        return group
-
-    def set_status(self, step: str, status: TicketStatus) -> None:
-        self.ledger.perform(
-            step,
-            "set_status",
-            {"status": status},
-            lambda: self.desk.set_status(self.ticket_id, status),
-            idempotent=True,
         )

@@ -93,7 +93,7 @@ class EventProcessor:
 
     def _new_ticket(self, event: TicketEvent, conversation: Conversation) -> Outcome:
         ticket = self.desk.get_ticket(event.ticket_id)
-        if not self._ours_to_act_on(ticket):
+        if not self._ours_to_act_on(ticket.assignee_id):
             log.info("ticket=%s is owned by a person and was never ours: left alone", conversation.key)
             return Outcome("human_has_it", "a person owns this ticket; it was never the bot's")
         messages = self.desk.customer_messages(event.ticket_id)
@@ -180,8 +180,7 @@ class EventProcessor:
         step = f"clarify-{len(conversation.seen_messages)}"
         actions.reply(step, question.text)
         conversation.note_turn("bot", question.text)
-        actions.set_status(step, "pending")
-        actions.set_lifecycle(step, "waiting")
+        actions.wait(step)
         conversation.status = "waiting"
         conversation.clarifying = list(question.labels)
         self.store.save(conversation)
@@ -248,7 +247,7 @@ class EventProcessor:
             self.store.save(conversation)
             return Outcome("human_has_it", "a person owns this ticket; the bot stays silent")
         if conversation.status == "waiting":
-            if not self._ours_to_act_on(self.desk.get_ticket(event.ticket_id)):
+            if not self._ours_to_act_on(self.desk.assignee_id(event.ticket_id)):
                 conversation.status = "handed_off"
                 conversation.handoff_reason = "a person took the ticket over"
                 self.store.save(conversation)
@@ -268,10 +267,9 @@ class EventProcessor:
         self._hand_off(conversation, "the customer wrote again after the policy had finished")
         return Outcome("handed_off", "reply after the policy finished")
 
-    def _ours_to_act_on(self, ticket: Ticket) -> bool:
+    def _ours_to_act_on(self, assignee: str | None) -> bool:
         """Ours to act on: no person owns it. A ticket assigned to a user other than our own API user
         (read from the helpdesk, see Helpdesk.own_user_id) is a person's, whatever a webhook says."""
-        assignee = ticket.assignee_id
         return not assignee or assignee in own_user_ids(self.desk)
 
     def _policy_for(self, classification: Classification, helpdesk: str) -> tuple[str | None, str]:
@@ -340,9 +338,7 @@ class EventProcessor:
         actions = TicketActions(self.desk, ActionLedger(self.redis, conversation.key), conversation)
         send_outbox(actions, conversation)
         if conversation.status == "waiting":
-            step = f"wait-{len(conversation.seen_messages)}"
-            actions.set_status(step, "pending")
-            actions.set_lifecycle(step, "waiting")
+            actions.wait(f"wait-{len(conversation.seen_messages)}")
         self.store.save(conversation)
 
     def _hand_off(self, conversation: Conversation, reason: str) -> None:

@@ -135,8 +135,7 @@ class TicketPolicyPort:
 
     def wait_for_customer(self, step_key: str) -> None:
         """Not part of the engine's port: the worker marks the ticket as waiting after a question."""
-        self.actions.set_status(step_key, "pending")
-        self.actions.set_lifecycle(step_key, "waiting")
+        self.actions.wait(step_key)
 
 
 def send_outbox(actions: TicketActions, conversation: Conversation) -> None:
@@ -154,6 +153,5 @@ def send_outbox(actions: TicketActions, conversation: Conversation) -> None:
                 step, str(item.get("to") or ""), str(item.get("subject") or ""), str(item.get("text") or "")
             )
         elif item.get("kind") == "resolve":
-            actions.set_status(step, "resolved")
-            actions.set_lifecycle(step, "resolved")
+            actions.resolve(step)
         conversation.outbox.pop(0)

@@ -34,6 +34,7 @@ from celery.exceptions import Reject, Retry
 
 from connectors.errors import OutcomeUnknown, PlatformError, RateLimited
 from connectors.helpdesk import default_helpdesk
+from connectors.helpdesk.turn_reads import one_turn
 from policies.claude_classifier import default_classifier
 from worker import deadletters, pending
 from worker.actions import TicketActions
@@ -74,7 +75,7 @@ def handle_event(self: Task, payload: dict) -> str:
         reason = f"processing stopped the worker {deliveries - 1} times (redelivery cap)"
         return give_up(event, reason, self.request.id)
     try:
-        with deadline(working_time(settings.task_time_limit)), locked(event, settings):
+        with deadline(working_time(settings.task_time_limit)), locked(event, settings), one_turn():
             outcome = EventProcessor(
                 default_helpdesk(event.helpdesk), get_redis(), default_classifier(), settings
             ).process(event)
@@ -203,7 +204,7 @@ def hand_off_after_failure(
     settings = load_settings()
     event = TicketEvent.from_dict(payload)
     try:
-        with deadline(working_time(settings.task_time_limit)), locked(event, settings):
+        with deadline(working_time(settings.task_time_limit)), locked(event, settings), one_turn():
             if not still_unanswered(event):
                 forget(pending_id)
                 log.info("nothing left unanswered ticket=%s (stale=%s): no hand-off", event.ticket_key, stale)

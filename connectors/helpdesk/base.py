@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from collections.abc import Mapping
+from typing import Any, Literal, Protocol
 
 from connectors.models import Customer, Message, Ticket
 
@@ -23,8 +24,23 @@ class Helpdesk(Protocol):
     def reply(self, ticket_id: str, body: str) -> str:
         """Send a public reply the customer receives; return the platform's id for it."""
 
-    def add_note(self, ticket_id: str, body: str) -> str:
-        """Add an internal note only agents see; return its id."""
+    def add_note(self, ticket_id: str, body: str, *, and_update: Mapping[str, Any] | None = None) -> str:
+        """Add an internal note only agents see; return its id. `and_update` holds the arguments of
+        the `update` the caller makes next; a helpdesk that can make both in one call (Salesforce's
+        composite) does, so that `update` then finds nothing left to change."""
+
+    def update(
+        self,
+        ticket_id: str,
+        *,
+        status: TicketStatus | None = None,
+        group: str | None = None,
+        add_tags: list[str] = (),
+        remove_tags: list[str] = (),
+    ) -> list[str]:
+        """Status, group and tags in one write (Freshdesk's ticket PUT, Kustomer's conversation PATCH,
+        Salesforce's Case update), sending only what differs; tags merged as `set_tags` does. Returns
+        the new tag set. The three calls below are this with one field each."""
 
     def set_tags(self, ticket_id: str, add: list[str], remove: list[str] = ()) -> list[str]:
         """Merge tags into the ticket's existing ones (never drop tags a human set); return the new set."""
@@ -37,6 +53,10 @@ class Helpdesk(Protocol):
 
     def get_ticket(self, ticket_id: str) -> Ticket:
         """The ticket with its subject, first message and requester."""
+
+    def assignee_id(self, ticket_id: str) -> str | None:
+        """The user the ticket is assigned to now, if any: all a later turn needs to know whether a
+        person took it (cheaper than get_ticket where the requester is a record of its own)."""
 
     def latest_customer_message(self, ticket_id: str) -> Message | None:
         """The newest incoming, public message (quoted history stripped); None if there is none."""

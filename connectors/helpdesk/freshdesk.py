@@ -14,6 +14,7 @@ from typing import Any
 from connectors.config import PlatformConfig
 from connectors.errors import Rejected
 from connectors.helpdesk.base import TicketStatus, messages_after
+from connectors.helpdesk.turn_reads import remember, remembered, revise
 from connectors.http import HttpClient
 from connectors.models import Customer, Message, Ticket
 from connectors.text import clean_message, html_to_text, merge_tags, same_text, text_to_html
@@ -22,6 +23,8 @@ STATUS_CODES: dict[str, int] = {"open": 2, "pending": 3, "resolved": 4}
 STATUS_NAMES: dict[int, str] = {2: "open", 3: "pending", 4: "resolved", 5: "resolved"}
 SOURCE_OUTBOUND_EMAIL = 10  # a ticket an agent started: its description is not the customer's words
 PER_PAGE = 100
+EMBEDDED_CONVERSATIONS = 10  # View a Ticket embeds up to ten; a ticket with that many may have more
+TICKET_INCLUDES = "requester,conversations"
 MAX_PAGES = 50  # 5,000 conversations: far beyond any real ticket, a stop against a looping server
 
 
@@ -45,7 +48,9 @@ class FreshdeskClient:
         )
         return str(created["id"])
 
-    def add_note(self, ticket_id: str, body: str) -> str:
+    def add_note(self, ticket_id: str, body: str, *, and_update: Mapping[str, Any] | None = None) -> str:
+        """An internal note. `and_update` is for helpdesks that can write the ticket in the same call
+        (Salesforce); here the caller's `update` that follows makes that change."""
         created = self.http.send_json(
             "POST",
             f"tickets/{_id(ticket_id)}/notes",
@@ -54,30 +59,48 @@ class FreshdeskClient:
         )
         return str(created["id"])
 
-    def set_tags(self, ticket_id: str, add: list[str], remove: list[str] = ()) -> list[str]:
-        """Read, merge, write: PUT replaces the whole list, so a blind write would drop a human's tags."""
-        current = list(self._ticket(ticket_id).get("tags") or [])
-        merged = merge_tags(current, add, remove)
+    def update(
+        self,
+        ticket_id: str,
+        *,
+        status: TicketStatus | None = None,
+        group: str | None = None,
+        add_tags: list[str] = (),
+        remove_tags: list[str] = (),
+    ) -> list[str]:
+        """One `PUT tickets/{id}` for tags, group and status together; only what differs is sent.
+        Tags are merged with the ticket's own (PUT replaces the list: a blind write would drop a
+        human's tags), read in this turn's one ticket read."""
+        if status is not None and status not in STATUS_CODES:
+            raise ValueError(f"unknown ticket status {status!r}")
+        ticket = self._ticket(ticket_id)
+        current = list(ticket.get("tags") or [])
+        merged = merge_tags(current, list(add_tags), list(remove_tags))
+        change: dict[str, Any] = {}
         if merged != current:
-            self.http.send_json("PUT", f"tickets/{_id(ticket_id)}", {"tags": merged}, idempotent=True)
+            change["tags"] = merged
+        if group is not None and _numeric("group id", group) != ticket.get("group_id"):
+            change["group_id"] = _numeric("group id", group)
+        if status is not None and STATUS_CODES[status] != ticket.get("status"):
+            change["status"] = STATUS_CODES[status]
+        if change:
+            self.http.send_json("PUT", f"tickets/{_id(ticket_id)}", change, idempotent=True)
+            revise(_ticket_key(ticket_id), lambda held: held.update(change))
         return merged
 
+    def set_tags(self, ticket_id: str, add: list[str], remove: list[str] = ()) -> list[str]:
+        return self.update(ticket_id, add_tags=add, remove_tags=remove)
+
     def assign_to_group(self, ticket_id: str, group_id: str) -> None:
-        self.http.send_json(
-            "PUT", f"tickets/{_id(ticket_id)}", {"group_id": _numeric("group id", group_id)}, idempotent=True
-        )
+        self.update(ticket_id, group=group_id)
 
     def set_status(self, ticket_id: str, status: TicketStatus) -> None:
-        if status not in STATUS_CODES:
-            raise ValueError(f"unknown ticket status {status!r}")
-        self.http.send_json(
-            "PUT", f"tickets/{_id(ticket_id)}", {"status": STATUS_CODES[status]}, idempotent=True
-        )
+        self.update(ticket_id, status=status)
 
     # ---- reads ----------------------------------------------------------------------------------
 
     def get_ticket(self, ticket_id: str) -> Ticket:
-        ticket = self._ticket(ticket_id, include="requester")
+        ticket = self._ticket(ticket_id)
         requester = ticket.get("requester") or {}
         return Ticket(
             helpdesk=self.name,
@@ -93,6 +116,9 @@ class FreshdeskClient:
             assignee_id=_str_or_none(ticket.get("responder_id")),
         )
 
+    def assignee_id(self, ticket_id: str) -> str | None:
+        return _str_or_none(self._ticket(ticket_id).get("responder_id"))
+
     def latest_customer_message(self, ticket_id: str) -> Message | None:
         """Newest incoming public conversation; if the customer has not written since, the description."""
         messages = self.customer_messages(ticket_id)
@@ -101,7 +127,7 @@ class FreshdeskClient:
     def customer_messages(self, ticket_id: str, after: str | None = None) -> list[Message]:
         """The description (the customer's first message, unless an agent started the ticket), then
         every incoming public conversation, oldest first."""
-        ticket = self._ticket(ticket_id, include="requester")
+        ticket = self._ticket(ticket_id)
         messages: list[Message] = []
         text = clean_message(ticket.get("description") or ticket.get("description_text") or "")
         if ticket.get("source") != SOURCE_OUTBOUND_EMAIL and text:
@@ -114,7 +140,7 @@ class FreshdeskClient:
                     author_email=(ticket.get("requester") or {}).get("email"),
                 )
             )
-        replies = [c for c in self._conversations(ticket_id) if c.get("incoming") and not c.get("private")]
+        replies = [c for c in self._turn_conversations(ticket) if c.get("incoming") and not c.get("private")]
         replies.sort(key=lambda c: (c.get("created_at") or "", c.get("id") or 0))
         messages.extend(
             Message(
@@ -142,10 +168,14 @@ class FreshdeskClient:
         email = (email or "").strip()
         if not email:
             return None
-        contacts = self.http.get_json("contacts", params={"email": email}) or []
-        if not contacts:
+
+        def read() -> dict[str, Any] | None:
+            contacts = self.http.get_json("contacts", params={"email": email}) or []
+            return contacts[0] if contacts else None
+
+        contact = remembered(("freshdesk", "contact-by-email", email.casefold()), read)
+        if not contact:
             return None
-        contact = contacts[0]
         return Customer(
             platform=self.name,
             id=str(contact["id"]),
@@ -177,9 +207,29 @@ class FreshdeskClient:
 
     # ---- helpers --------------------------------------------------------------------------------
 
-    def _ticket(self, ticket_id: str, include: str | None = None) -> dict[str, Any]:
-        params = {"include": include} if include else None
-        return self.http.get_json(f"tickets/{_id(ticket_id)}", params=params)
+    def _ticket(self, ticket_id: str) -> dict[str, Any]:
+        """The ticket with its requester and first conversations: one read per turn (turn_reads).
+        Each `include` costs Freshdesk an extra rate-limit credit, but not another call."""
+
+        def read() -> dict[str, Any]:
+            ticket = self.http.get_json(f"tickets/{_id(ticket_id)}", params={"include": TICKET_INCLUDES})
+            requester = ticket.get("requester") or {}
+            if requester.get("email"):  # the requester's contact: find_customer need not ask again
+                remember(("freshdesk", "contact-by-email", requester["email"].casefold()), requester)
+            return ticket
+
+        return remembered(_ticket_key(ticket_id), read)
+
+    def _turn_conversations(self, ticket: dict[str, Any]) -> list[dict[str, Any]]:
+        """The conversations embedded in the ticket read, unless there may be more than Freshdesk
+        embeds: then every page of the conversations endpoint."""
+        embedded = ticket.get("conversations")
+        if isinstance(embedded, list) and len(embedded) < EMBEDDED_CONVERSATIONS:
+            return embedded
+        ticket_id = str(ticket["id"])
+        return remembered(
+            ("freshdesk", "conversations", ticket_id), lambda: list(self._conversations(ticket_id))
+        )
 
     def _conversations(self, ticket_id: str) -> Iterator[dict[str, Any]]:
         """All conversations, page by page; a short page is the last (the Link header is not relied on)."""
@@ -191,6 +241,10 @@ class FreshdeskClient:
             yield from rows
             if len(rows) < PER_PAGE:
                 return
+
+
+def _ticket_key(ticket_id: str) -> tuple[str, str, str]:
+    return ("freshdesk", "ticket", str(ticket_id).strip())
 
 
 def _id(ticket_id: str) -> int:

@@ -24,6 +24,7 @@ from urllib.parse import quote
 from connectors.config import PlatformConfig
 from connectors.errors import NotFound, OutcomeUnknown, Rejected
 from connectors.helpdesk.base import TicketStatus, messages_after
+from connectors.helpdesk.turn_reads import remember, remembered, revise
 from connectors.http import HttpClient
 from connectors.models import Customer, Message, Ticket
 from connectors.text import clean_preview, merge_tags, same_text
@@ -97,50 +98,72 @@ class KustomerClient:
         )
         return str(created["data"]["id"])
 
-    def add_note(self, ticket_id: str, body: str) -> str:
+    def add_note(self, ticket_id: str, body: str, *, and_update: Mapping[str, Any] | None = None) -> str:
+        """An internal note. `and_update` is for helpdesks that can write the ticket in the same call
+        (Salesforce); here the caller's `update` that follows makes that change."""
         created = self.http.send_json(
             "POST", f"conversations/{_safe(ticket_id)}/notes", {"body": _fit_note(body)}, idempotent=False
         )
         return str(created["data"]["id"])
 
-    def set_tags(self, ticket_id: str, add: list[str], remove: list[str] = ()) -> list[str]:
-        """Read, merge by name, write ids: PATCH replaces the list, so a blind write drops a human's tags."""
-        current_ids = list(_attrs(self._conversation(ticket_id)).get("tags") or [])
-        names = self._tag_names()
+    def update(
+        self,
+        ticket_id: str,
+        *,
+        status: TicketStatus | None = None,
+        group: str | None = None,
+        add_tags: list[str] = (),
+        remove_tags: list[str] = (),
+    ) -> list[str]:
+        """One `PATCH /conversations/{id}` for tags, team and status together; only what differs is
+        sent. Tags are read, merged by name and written as ids (PATCH replaces the list, so a blind
+        write would drop a human's tags); a team assignment names no user, so the team's routing
+        offers it to whoever is free; "pending" snoozes with a time, as the vendor schema pairs them."""
+        if status is not None and status not in STATUS_VALUES:
+            raise ValueError(f"unknown ticket status {status!r}")
+        attributes = _attrs(self._conversation(ticket_id))
+        current_ids = list(attributes.get("tags") or [])
+        names = self._tag_names() if current_ids or add_tags else {}
         current = [names.get(tag_id, tag_id) for tag_id in current_ids]
-        merged = merge_tags(current, add, remove)
-        if merged == current:
+        merged = merge_tags(current, list(add_tags), list(remove_tags))
+        change: dict[str, Any] = {}
+        if group is not None and (
+            attributes.get("assignedTeams") != [_safe(group)] or attributes.get("assignedUsers")
+        ):
+            change.update(assignedTeams=[_safe(group)], assignedUsers=[])
+        if status is not None and (status == "pending" or attributes.get("status") != STATUS_VALUES[status]):
+            change["status"] = STATUS_VALUES[status]
+            if status == "pending":
+                wake = datetime.now(UTC) + timedelta(hours=self.snooze_hours)
+                change["snooze"] = {"time": wake.isoformat(timespec="seconds"), "status": "scheduled"}
+        if merged != current:
+            by_name = {name.casefold(): tag_id for name, tag_id in zip(current, current_ids, strict=True)}
+            change["tags"] = [by_name.get(name.casefold()) or self._tag_id(name) for name in merged]
+        if not change:
             return merged
-        by_name = {name.casefold(): tag_id for name, tag_id in zip(current, current_ids, strict=True)}
-        ids = [by_name.get(name.casefold()) or self._tag_id(name) for name in merged]
         try:
-            self.http.send_json("PATCH", f"conversations/{_safe(ticket_id)}", {"tags": ids}, idempotent=True)
+            self._patch(ticket_id, change)
         except Rejected:
+            if "tags" not in change:
+                raise
             # a cached tag id may be gone (an admin deleted the tag): read the org's tags again, once
             self._tag_names(refresh=True)
-            ids = [self._tag_id(name) for name in merged]
-            self.http.send_json("PATCH", f"conversations/{_safe(ticket_id)}", {"tags": ids}, idempotent=True)
+            change["tags"] = [self._tag_id(name) for name in merged]
+            self._patch(ticket_id, change)
         return merged
 
+    def set_tags(self, ticket_id: str, add: list[str], remove: list[str] = ()) -> list[str]:
+        return self.update(ticket_id, add_tags=add, remove_tags=remove)
+
     def assign_to_group(self, ticket_id: str, group_id: str) -> None:
-        """Team assignment with no user, so the team's routing offers it to whoever is free."""
-        self.http.send_json(
-            "PATCH",
-            f"conversations/{_safe(ticket_id)}",
-            {"assignedTeams": [_safe(group_id)], "assignedUsers": []},
-            idempotent=True,
-        )
+        self.update(ticket_id, group=group_id)
 
     def set_status(self, ticket_id: str, status: TicketStatus) -> None:
-        """ "pending" snoozes with a time, as the vendor schema pairs them; the customer's reply (or the
-        time passing) reopens the conversation."""
-        if status not in STATUS_VALUES:
-            raise ValueError(f"unknown ticket status {status!r}")
-        change: dict[str, Any] = {"status": STATUS_VALUES[status]}
-        if status == "pending":
-            wake = datetime.now(UTC) + timedelta(hours=self.snooze_hours)
-            change["snooze"] = {"time": wake.isoformat(timespec="seconds"), "status": "scheduled"}
+        self.update(ticket_id, status=status)
+
+    def _patch(self, ticket_id: str, change: dict[str, Any]) -> None:
         self.http.send_json("PATCH", f"conversations/{_safe(ticket_id)}", change, idempotent=True)
+        revise(_conversation_key(ticket_id), lambda held: held.setdefault("attributes", {}).update(change))
 
     # ---- reads ----------------------------------------------------------------------------------
 
@@ -166,6 +189,10 @@ class KustomerClient:
             group_id=teams[0] if teams else None,
             assignee_id=users[0] if users else None,
         )
+
+    def assignee_id(self, ticket_id: str) -> str | None:
+        users = _attrs(self._conversation(ticket_id)).get("assignedUsers") or []
+        return users[0] if users else None
 
     def latest_customer_message(self, ticket_id: str) -> Message | None:
         messages = self.customer_messages(ticket_id)
@@ -194,11 +221,15 @@ class KustomerClient:
         email = (email or "").strip()
         if not email:
             return None
-        try:
-            found = self.http.get_json(f"customers/email={quote(email, safe='')}")
-        except NotFound:
-            return None
-        data = (found or {}).get("data")
+
+        def read() -> dict[str, Any] | None:
+            try:
+                found = self.http.get_json(f"customers/email={quote(email, safe='')}")
+            except NotFound:
+                return None
+            return (found or {}).get("data") or None
+
+        data = remembered(("kustomer", "customer-by-email", email.casefold()), read)
         if not data:
             return None
         emails = [e.get("email") for e in _attrs(data).get("emails") or [] if isinstance(e, dict)]
@@ -212,7 +243,7 @@ class KustomerClient:
 
     def find_reply(self, ticket_id: str, body: str) -> str | None:
         """Our reply, sent (an `out` message) or still waiting for its time (a draft of the customer's)."""
-        for message in self._messages(ticket_id):
+        for message in self._messages(ticket_id, fresh=True):
             if _attrs(message).get("direction") == "out" and same_text(body, _message_text(message)):
                 return str(message["id"])
         customer_id = _related_id(self._conversation(ticket_id), "customer")
@@ -232,23 +263,39 @@ class KustomerClient:
     # ---- helpers --------------------------------------------------------------------------------
 
     def _conversation(self, ticket_id: str) -> dict[str, Any]:
-        return self.http.get_json(f"conversations/{_safe(ticket_id)}")["data"]
+        """Read once per turn (turn_reads), like the messages and the customer below."""
+        return remembered(
+            _conversation_key(ticket_id),
+            lambda: self.http.get_json(f"conversations/{_safe(ticket_id)}")["data"],
+        )
 
     def _customer(self, customer_id: str) -> dict[str, Any] | None:
-        try:
-            return self.http.get_json(f"customers/{_safe(customer_id)}")["data"]
-        except NotFound:
-            return None
+        def read() -> dict[str, Any] | None:
+            try:
+                customer = self.http.get_json(f"customers/{_safe(customer_id)}")["data"]
+            except NotFound:
+                return None
+            for entry in _attrs(customer).get("emails") or []:  # find_customer need not ask again
+                if isinstance(entry, dict) and entry.get("email"):
+                    remember(("kustomer", "customer-by-email", entry["email"].casefold()), customer)
+            return customer
+
+        return remembered(("kustomer", "customer", _safe(customer_id)), read)
 
     def _customer_email(self, customer_id: str) -> str | None:
         customer = self._customer(customer_id)
         return _customer_email(customer) if customer else None
 
-    def _messages(self, ticket_id: str) -> list[dict[str, Any]]:
-        """All messages, oldest first (sorted here: the API's order is not something to rely on)."""
-        rows = list(self._pages(f"conversations/{_safe(ticket_id)}/messages"))
-        order = {id(m): i for i, m in enumerate(rows)}
-        return sorted(rows, key=lambda m: (_attrs(m).get("createdAt") or "", order[id(m)]))
+    def _messages(self, ticket_id: str, *, fresh: bool = False) -> list[dict[str, Any]]:
+        """All messages, oldest first (sorted here: the API's order is not something to rely on).
+        Once per turn, unless `fresh`: a reconciliation must see what is on the platform now."""
+
+        def read() -> list[dict[str, Any]]:
+            rows = list(self._pages(f"conversations/{_safe(ticket_id)}/messages"))
+            order = {id(m): i for i, m in enumerate(rows)}
+            return sorted(rows, key=lambda m: (_attrs(m).get("createdAt") or "", order[id(m)]))
+
+        return read() if fresh else remembered(("kustomer", "messages", _safe(ticket_id)), read)
 
     def _pages(self, path: str) -> Iterator[dict[str, Any]]:
         """Follow links.next; Kustomer gives it as a /v1/... path relative to the API host."""
@@ -289,6 +336,10 @@ class KustomerClient:
         tag_id = str(created["data"]["id"])
         self._tag_names()[tag_id] = name
         return tag_id
+
+
+def _conversation_key(ticket_id: str) -> tuple[str, str, str]:
+    return ("kustomer", "conversation", _safe(ticket_id))
 
 
 def _attrs(resource: Mapping[str, Any] | None) -> dict[str, Any]:

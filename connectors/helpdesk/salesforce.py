@@ -31,7 +31,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import requests
 from simple_salesforce import Salesforce, format_soql
@@ -49,6 +49,7 @@ from connectors.errors import (
 )
 from connectors.helpdesk.base import TicketStatus, messages_after
 from connectors.helpdesk.salesforce_identity import IdentityUnavailable, SessionRefused, userinfo
+from connectors.helpdesk.turn_reads import remember, remembered, revise
 from connectors.http import make_retrying
 from connectors.models import Customer, Message, Ticket
 from connectors.text import clean_message, same_text
@@ -139,7 +140,8 @@ class SalesforceClient:
                 **self.threading_inputs,
             }
         )
-        return self._logged_email_id(case["Id"]) or f"emailSimple:{case['Id']}"
+        # emailSimple answers without the EmailMessage it logs; asking for it would cost a call
+        return f"emailSimple:{case['Id']}"
 
     def send_email(self, ticket_id: str, to: str, subject: str, body: str) -> str:
         """emailSimple to an address that is not the requester's (a one-time code), not logged on the
@@ -163,56 +165,96 @@ class SalesforceClient:
         if not outcome.get("isSuccess"):
             raise Rejected(PLATFORM, "emailSimple refused the email", detail=_action_errors(outcome))
 
-    def add_note(self, ticket_id: str, body: str) -> str:
-        """A private CaseComment; bodies beyond the 4,000-byte field limit are cut, not refused."""
+    def add_note(self, ticket_id: str, body: str, *, and_update: Mapping[str, Any] | None = None) -> str:
+        """A private CaseComment; bodies beyond the 4,000-byte field limit are cut, not refused.
+
+        With `and_update` (the arguments of `update`), the Case update goes in the same composite
+        request, one call against the daily limit; a later `update` with the same arguments then
+        finds nothing left to change. If only that part fails, the later `update` makes it alone."""
         case_id = _checked_id(ticket_id)
         comment = {
             "ParentId": case_id,
             "CommentBody": _truncate_bytes(body, COMMENT_MAX_BYTES),
             "IsPublished": False,
         }
-        created = self._once("CaseComment.create", lambda sf: sf.CaseComment.create(comment))
+        fields = self._case_changes(case_id, **and_update)[0] if and_update else {}
+        if not fields:
+            created = self._once("CaseComment.create", lambda sf: sf.CaseComment.create(comment))
+        else:
+            note, change = self._composite(
+                "CaseComment.create+Case.update",
+                [
+                    {"method": "POST", "url": "sobjects/CaseComment", "referenceId": "note", "body": comment},
+                    {
+                        "method": "PATCH",
+                        "url": f"sobjects/Case/{case_id}",
+                        "referenceId": "case",
+                        "body": fields,
+                        "httpHeaders": NO_AUTO_ASSIGN,
+                    },
+                ],
+                safe=False,
+            )
+            created = note.get("body") if note.get("httpStatusCode") == 201 else None
+            if change.get("httpStatusCode") == 204:
+                revise(_case_key(case_id), lambda held: held[0].update(fields))
+            else:
+                log.warning("salesforce case update in a composite failed: %s", change.get("httpStatusCode"))
         if not created or not created.get("success"):
             raise Rejected(PLATFORM, "CaseComment was not created", detail=str((created or {}).get("errors")))
         return str(created["id"])
 
-    def set_tags(self, ticket_id: str, add: list[str], remove: list[str] = ()) -> list[str]:
-        """Read-merge-write of the multi-select picklist; the whole sequence is safe to repeat."""
+    def update(
+        self,
+        ticket_id: str,
+        *,
+        status: TicketStatus | None = None,
+        group: str | None = None,
+        add_tags: list[str] = (),
+        remove_tags: list[str] = (),
+    ) -> list[str]:
+        """One Case update for owner (a queue), status and the tags picklist together; only what differs
+        is sent. The picklist is merged with the Case's own values, read in this turn's Case read."""
         case_id = _checked_id(ticket_id)
-        wanted = [t for t in (_tag(v) for v in add) if t]
-        dropped = {t for t in (_tag(v) for v in remove) if t}
+        fields, merged = self._case_changes(case_id, status, group, add_tags, remove_tags)
+        if fields:
+            self._update_case(case_id, fields)
+            revise(_case_key(case_id), lambda held: held[0].update(fields))
+        return merged
 
-        def merge() -> list[str]:
-            current = self._records(
-                retry=False,
-                soql=format_soql("SELECT Id, {:literal} FROM Case WHERE Id = {}", self.tags_field, case_id),
-            )
-            if not current:
-                raise NotFound(PLATFORM, f"case {case_id} not found")
-            existing = _split_tags(current[0].get(self.tags_field))
-            merged = [t for t in existing if t not in dropped]
-            merged += [t for t in wanted if t not in merged and t not in dropped]
-            if merged != existing:
-                self._call(
-                    "Case.update",
-                    lambda sf: sf.Case.update(
-                        case_id, {self.tags_field: ";".join(merged) or None}, headers=NO_AUTO_ASSIGN
-                    ),
-                    safe=True,
-                )
-            return merged
+    def _case_changes(
+        self,
+        case_id: str,
+        status: TicketStatus | None = None,
+        group: str | None = None,
+        add_tags: list[str] = (),
+        remove_tags: list[str] = (),
+    ) -> tuple[dict[str, Any], list[str]]:
+        """The Case fields `update` would write (only those that differ) and the merged tags."""
+        if status is not None and status not in self.statuses:
+            raise ValueError(f"unknown ticket status {status!r}")
+        case = self._case(case_id)
+        existing = _split_tags(case.get(self.tags_field))
+        dropped = {t for t in (_tag(v) for v in remove_tags) if t}
+        merged = [t for t in existing if t not in dropped]
+        merged += [t for t in (_tag(v) for v in add_tags) if t and t not in merged and t not in dropped]
+        fields: dict[str, Any] = {}
+        if merged != existing:
+            fields[self.tags_field] = ";".join(merged) or None
+        if group is not None and case.get("OwnerId") != _checked_id(group, what="queue"):
+            fields["OwnerId"] = _checked_id(group, what="queue")
+        if status is not None and case.get("Status") != self.statuses[status]:
+            fields["Status"] = self.statuses[status]
+        return fields, merged
 
-        return self._retrying(merge)
+    def set_tags(self, ticket_id: str, add: list[str], remove: list[str] = ()) -> list[str]:
+        return self.update(ticket_id, add_tags=add, remove_tags=remove)
 
     def assign_to_group(self, ticket_id: str, group_id: str) -> None:
-        case_id = _checked_id(ticket_id)
-        owner = _checked_id(group_id, what="queue")
-        self._update_case(case_id, {"OwnerId": owner})
+        self.update(ticket_id, group=group_id)
 
     def set_status(self, ticket_id: str, status: TicketStatus) -> None:
-        if status not in self.statuses:
-            raise ValueError(f"unknown ticket status {status!r}")
-        self._update_case(_checked_id(ticket_id), {"Status": self.statuses[status]})
+        self.update(ticket_id, status=status)
 
     def get_ticket(self, ticket_id: str) -> Ticket:
         case = self._case(ticket_id)
@@ -235,6 +277,10 @@ class SalesforceClient:
             assignee_id=owner if owner.startswith("005") else None,
         )
 
+    def assignee_id(self, ticket_id: str) -> str | None:
+        owner = self._case(ticket_id).get("OwnerId") or ""
+        return owner if owner.startswith("005") else None
+
     def latest_customer_message(self, ticket_id: str) -> Message | None:
         """Newest incoming EmailMessage; a Case with none (web/phone origin) falls back to its Description."""
         messages = self.customer_messages(ticket_id)
@@ -243,13 +289,7 @@ class SalesforceClient:
     def customer_messages(self, ticket_id: str, after: str | None = None) -> list[Message]:
         """Incoming EmailMessages oldest first; a Case with none (web/phone origin) has its Description."""
         case_id = _checked_id(ticket_id)
-        emails = self._records(
-            format_soql(
-                "SELECT Id, FromAddress, TextBody, HtmlBody, MessageDate FROM EmailMessage "
-                "WHERE ParentId = {} AND Incoming = true ORDER BY MessageDate ASC, CreatedDate ASC LIMIT 200",
-                case_id,
-            )
-        )
+        emails = self._case_and_incoming(case_id)[1]
         messages = [
             Message(
                 id=email["Id"],
@@ -295,16 +335,20 @@ class SalesforceClient:
         email = (email or "").strip()
         if "@" not in email:
             return None
-        contacts = self._records(
-            format_soql(
-                "SELECT Id, Name, Email, AccountId FROM Contact WHERE Email = {} "
-                "ORDER BY CreatedDate ASC LIMIT 1",
-                email,
+
+        def read() -> dict[str, Any] | None:
+            contacts = self._records(
+                format_soql(
+                    "SELECT Id, Name, Email, AccountId FROM Contact WHERE Email = {} "
+                    "ORDER BY CreatedDate ASC LIMIT 1",
+                    email,
+                )
             )
-        )
-        if not contacts:
+            return contacts[0] if contacts else None
+
+        contact = remembered(("salesforce", "contact-by-email", email.casefold()), read)
+        if not contact:
             return None
-        contact = contacts[0]
         return Customer(
             platform=PLATFORM,
             id=contact["Id"],
@@ -340,42 +384,77 @@ class SalesforceClient:
     # ------------------------------------------------------------ reads and writes
 
     def _case(self, ticket_id: str) -> dict[str, Any]:
-        records = self._records(
-            format_soql(
-                "SELECT {:literal}, {:literal} FROM Case WHERE Id = {}",
-                CASE_FIELDS,
-                self.tags_field,
-                _checked_id(ticket_id),
+        return self._case_and_incoming(_checked_id(ticket_id))[0]
+
+    def _case_and_incoming(self, case_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The Case and its incoming EmailMessages: two queries in one composite request, one call
+        against the daily limit; read once per turn (turn_reads)."""
+
+        def read() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            case_query = format_soql(
+                "SELECT {:literal}, {:literal} FROM Case WHERE Id = {}", CASE_FIELDS, self.tags_field, case_id
             )
+            emails_query = format_soql(
+                "SELECT Id, FromAddress, TextBody, HtmlBody, MessageDate FROM EmailMessage "
+                "WHERE ParentId = {} AND Incoming = true ORDER BY MessageDate ASC, CreatedDate ASC LIMIT 200",
+                case_id,
+            )
+            case, emails = self._retrying(
+                lambda: self._composite(
+                    "query Case+EmailMessage",
+                    [
+                        {"method": "GET", "url": f"query?q={quote(case_query)}", "referenceId": "case"},
+                        {"method": "GET", "url": f"query?q={quote(emails_query)}", "referenceId": "emails"},
+                    ],
+                    safe=True,
+                )
+            )
+            records = [_query_records(case, "Case"), _query_records(emails, "EmailMessage")]
+            if not records[0]:
+                raise NotFound(PLATFORM, f"case {case_id} not found")
+            return records[0][0], records[1]
+
+        return remembered(_case_key(case_id), read)
+
+    def _composite(
+        self, operation: str, subrequests: list[dict[str, Any]], *, safe: bool
+    ) -> list[dict[str, Any]]:
+        """Several subrequests in one `composite` request (counted once against the org's daily limit),
+        each answered on its own; `allOrNone` false, so one failing leaves the others done. Sub-URLs are
+        given relative to the API version here."""
+        sf = self._api()
+        version = f"/services/data/v{sf.sf_version}/"
+        body = {
+            "allOrNone": False,
+            "compositeRequest": [{**sub, "url": version + sub["url"]} for sub in subrequests],
+        }
+        result = self._call(
+            operation, lambda api: api.restful("composite", method="POST", json=body), safe=safe
         )
-        if not records:
-            raise NotFound(PLATFORM, f"case {ticket_id} not found")
-        return records[0]
+        answers = list((result or {}).get("compositeResponse") or [])
+        if len(answers) != len(subrequests):
+            raise (PlatformUnavailable if safe else OutcomeUnknown)(
+                PLATFORM, f"incomplete answer to {operation}"
+            )
+        return answers
 
     def _contact(self, contact_id: str) -> dict[str, Any] | None:
         if not ID_PATTERN.match(contact_id or ""):
             return None
-        records = self._records(format_soql("SELECT Id, Name, Email FROM Contact WHERE Id = {}", contact_id))
-        return records[0] if records else None
+
+        def read() -> dict[str, Any] | None:
+            records = self._records(
+                format_soql("SELECT Id, Name, Email, AccountId FROM Contact WHERE Id = {}", contact_id)
+            )
+            contact = records[0] if records else None
+            if contact and contact.get("Email"):  # find_customer need not ask again
+                remember(("salesforce", "contact-by-email", contact["Email"].casefold()), contact)
+            return contact
+
+        return remembered(("salesforce", "contact", contact_id), read)
 
     def _contact_email(self, contact_id: str | None) -> str | None:
         return (self._contact(contact_id) or {}).get("Email") if contact_id else None
-
-    def _logged_email_id(self, case_id: str) -> str | None:
-        """The id of the EmailMessage emailSimple logged on the Case, if the org logs it; the send is
-        already done, so a failure here must not turn a delivered reply into an error."""
-        try:
-            records = self._records(
-                format_soql(
-                    "SELECT Id FROM EmailMessage WHERE ParentId = {} AND Incoming = false "
-                    "ORDER BY MessageDate DESC, CreatedDate DESC LIMIT 1",
-                    case_id,
-                )
-            )
-        except PlatformError as exc:
-            log.warning("salesforce reply sent but its EmailMessage id is unknown: %s", type(exc).__name__)
-            return None
-        return records[0]["Id"] if records else None
 
     def _records(self, soql: str, *, retry: bool = True) -> list[dict[str, Any]]:
         """One page is enough: every query we send has a LIMIT or selects by Id.
@@ -513,6 +592,25 @@ class SalesforceClient:
         except requests.RequestException as exc:
             raise PlatformUnavailable(PLATFORM, f"{type(exc).__name__} during login") from exc
         raise AuthFailed(PLATFORM, "no usable Salesforce credentials")
+
+
+def _case_key(case_id: str) -> tuple[str, str, str]:
+    return ("salesforce", "case+incoming", case_id)
+
+
+def _query_records(answer: Mapping[str, Any], sobject: str) -> list[dict[str, Any]]:
+    """The records of a query subrequest's answer; an error answer raises what the caller should do."""
+    status = int(answer.get("httpStatusCode") or 0)
+    if status == 200:
+        return [dict(r) for r in ((answer.get("body") or {}).get("records") or [])]
+    code, message = _first_error(answer.get("body"))
+    if status >= 500:
+        raise PlatformUnavailable(PLATFORM, f"server error reading {sobject}", status=status, detail=code)
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        raise RateLimited(
+            PLATFORM, f"API request limit exceeded reading {sobject}", status=status, detail=code
+        )
+    raise Rejected(PLATFORM, f"query of {sobject} rejected", status=status, detail=f"{code}: {message}"[:500])
 
 
 def _instance(instance_url: str) -> str:

@@ -23,10 +23,10 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, abort, has_app_context, jsonify, request
+from flask import Blueprint, Response, abort, current_app, has_app_context, jsonify, request
 
 from connectors.sandbox import soql, world
-from connectors.sandbox.app import reading, record_write, sandbox_state, section
+from connectors.sandbox.app import SUBREQUEST, reading, record_write, sandbox_state, section
 from connectors.sandbox.state import Fault
 
 PLATFORM = "salesforce"
@@ -34,6 +34,8 @@ PLATFORM = "salesforce"
 # carries ("token", the default; an answer without one opens a new Case), or by the mail headers.
 READINGS = {"email_to_case_threading": ("token", "headers")}
 PREFIX = "/salesforce"
+COMPOSITE_MAX = 25
+COMPOSITE_MAX_QUERIES = 5
 HELPDESK = True
 
 ORG_ID = "00D5g000004AbCdEAF"
@@ -442,6 +444,8 @@ def _authenticate() -> Response | None:
     scheme, _, token = header.partition(" ")
     if scheme not in ("Bearer", "OAuth") or token != sec["access_token"]:
         return ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid").response()
+    if request.environ.get(SUBREQUEST):
+        return None  # a composite's subrequest: the composite request counted once
     with sandbox_state().lock:
         usage = sec["api_usage"]
         if usage["used"] >= usage["total"]:
@@ -622,6 +626,51 @@ def email_simple(version: str) -> tuple[Response, int]:
             )
         record_write(PLATFORM, body, action="emailSimple")
     return jsonify(results), 200 if all(r["isSuccess"] for r in results) else 400
+
+
+@blueprint.post("/services/data/v<version>/composite", strict_slashes=False)
+def composite(version: str) -> Response:
+    """Up to 25 subrequests (5 queries) in one request, counted once against the daily limit; each
+    answers in `compositeResponse` with its own status. With `allOrNone` false (what we send) a failed
+    subrequest leaves the others applied; `allOrNone` true is refused here rather than emulated."""
+    _base(version)
+    body = _json_object()
+    subrequests = body.get("compositeRequest")
+    if not isinstance(subrequests, list) or not 1 <= len(subrequests) <= COMPOSITE_MAX:
+        raise ApiError(
+            400, "INVALID_API_INPUT", f"compositeRequest must hold 1 to {COMPOSITE_MAX} subrequests"
+        )
+    if body.get("allOrNone"):
+        raise ApiError(400, "INVALID_API_INPUT", "the sandbox does not emulate allOrNone")
+    queries = sum(1 for sub in subrequests if "/query" in str((sub or {}).get("url") or ""))
+    if queries > COMPOSITE_MAX_QUERIES:
+        raise ApiError(400, "INVALID_API_INPUT", f"at most {COMPOSITE_MAX_QUERIES} queries per composite")
+    client = current_app.test_client()
+    answers = []
+    for sub in subrequests:
+        url = str(sub.get("url") or "")
+        if not url.startswith("/services/data/v"):
+            raise ApiError(400, "INVALID_API_INPUT", "a subrequest url must start with /services/data/vXX.X/")
+        headers = {
+            "Authorization": request.headers.get("Authorization", ""),
+            **(sub.get("httpHeaders") or {}),
+        }
+        answer = client.open(
+            PREFIX + url,
+            method=str(sub.get("method") or "GET").upper(),
+            json=sub.get("body"),
+            headers=headers,
+            environ_base={SUBREQUEST: True},
+        )
+        answers.append(
+            {
+                "body": answer.get_json(silent=True) if answer.data else None,
+                "httpHeaders": {},
+                "httpStatusCode": answer.status_code,
+                "referenceId": sub.get("referenceId"),
+            }
+        )
+    return jsonify({"compositeResponse": answers})
 
 
 @blueprint.route("/<path:rest>", methods=["GET", "POST", "PATCH", "PUT", "DELETE"])
