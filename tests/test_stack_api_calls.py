@@ -109,3 +109,19 @@ def test_a_question_and_its_answer_cost_a_read_a_reply_and_one_update_each(
     )
     assert len(view["replies"]) == 2
     assert (sum(asked.values()), sum(answered.values())) == WISMO_CALLS[helpdesk], (asked, answered)
+
+
+def test_above_its_share_of_salesforces_daily_limit_a_new_ticket_goes_to_people_with_a_note(
+    stack, customers, sandbox_api
+):
+    """Sforce-Limit-Info says 85% of the org's daily allocation is used (the default share is 80%):
+    the bot leaves the rest to the org's other integrations, and says so to the agent."""
+    sandbox_api.post(
+        f"{sandbox_api.base_url}/_sandbox/salesforce/usage", json={"used": 12_750, "total": 15_000}
+    )
+    ticket, view = open_and_wait(
+        stack, customers, "salesforce", "oscar.nilsson@example.org", WISMO[1], WISMO[0], "Oscar Nilsson"
+    )
+    assert "pd-handed-off" in view["tags"] and view["replies"] == []
+    [note] = view["notes"]
+    assert "daily API limit is 85% used" in note and "automatic work is paused" in note

@@ -96,6 +96,7 @@ class EventProcessor:
         if not self._ours_to_act_on(ticket.assignee_id):
             log.info("ticket=%s is owned by a person and was never ours: left alone", conversation.key)
             return Outcome("human_has_it", "a person owns this ticket; it was never the bot's")
+        paused = self.desk.paused_for_budget()
         messages = self.desk.customer_messages(event.ticket_id)
         if not messages and not ticket.description:
             # Kustomer announces a conversation before its first message, which comes in its own
@@ -123,7 +124,7 @@ class EventProcessor:
 
         opener = self.engine.read_opener(text)  # read once; the policy's engine starts from it
         conversation.policy = PolicyState(understood=opener.to_dict()).to_dict()
-        barrier = self.engine.language_barrier(opener.language)
+        barrier = paused or self.engine.language_barrier(opener.language)
         policy, reason = (
             self._policy_for(classification, event.helpdesk) if barrier is None else (None, barrier)
         )
@@ -252,6 +253,10 @@ class EventProcessor:
                 conversation.handoff_reason = "a person took the ticket over"
                 self.store.save(conversation)
                 return Outcome("human_has_it", "a person took the ticket over; the bot stays silent")
+            paused = self.desk.paused_for_budget()
+            if paused:
+                self._hand_off(conversation, paused)
+                return Outcome("handed_off", "automatic work paused to spare the helpdesk's API budget")
             if conversation.clarifying:
                 return self._clarified(conversation, text)
             if conversation.identity.get("stage") in PROVING:

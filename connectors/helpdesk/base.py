@@ -65,6 +65,11 @@ class Helpdesk(Protocol):
         """The customer's incoming public messages, oldest first, after the one whose id is `after`
         (all of them when `after` is None or not among them): every message a turn has to read."""
 
+    def paused_for_budget(self) -> str | None:
+        """Why automatic work must stop now to spare the account's API budget for the store's other
+        integrations (Salesforce: the org's daily limit used above SALESFORCE_DAILY_LIMIT_SHARE, as
+        the last answer's Sforce-Limit-Info said), or None."""
+
     def own_user_id(self) -> str | None:
         """The helpdesk user our API credentials act as, read from the helpdesk itself (cached): its
         assignment of a ticket is ours, not a person's."""

@@ -154,6 +154,10 @@ class FreshdeskClient:
         )
         return messages_after(messages, after)
 
+    def paused_for_budget(self) -> str | None:
+        """A per-minute limit recovers within the minute; there is no daily allocation to protect."""
+        return None
+
     def own_user_id(self) -> str | None:
         """`GET /api/v2/agents/me`, the agent whose API key we use (Freshdesk API v2, "View Me")."""
         if self._own_user is None:

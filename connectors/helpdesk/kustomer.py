@@ -202,6 +202,10 @@ class KustomerClient:
         inbound = [m for m in self._messages(ticket_id) if _attrs(m).get("direction") == "in"]
         return messages_after([_as_message(m) for m in inbound], after)
 
+    def paused_for_budget(self) -> str | None:
+        """A per-minute limit recovers within the minute; there is no daily allocation to protect."""
+        return None
+
     def own_user_id(self) -> str | None:
         """The API key's own user: `GET /v1/users/current` (the user a key acts as; shown in Kustomer's
         own developers' notes, not in the public reference, so a failure reads as "unknown")."""

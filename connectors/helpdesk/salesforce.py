@@ -70,7 +70,7 @@ CASE_FIELDS = (
     "Id, CaseNumber, Subject, Description, Status, OwnerId, ContactId, SuppliedEmail, SuppliedName, "
     "IsClosed, CreatedDate"
 )
-USAGE_WARNING_RATIO = 0.9
+DAILY_LIMIT_SHARE = 0.8  # of the org's daily API allocation; above it automatic work stops
 
 
 class _Session(requests.Session):
@@ -111,6 +111,8 @@ class SalesforceClient:
         self.sender_address = env.get("SALESFORCE_SENDER_ADDRESS") or None
         self.threading_inputs = threading_inputs(env.get("SALESFORCE_THREADING_TOKEN"))
         self.limit_retry_after = float(env.get("SALESFORCE_LIMIT_RETRY_AFTER") or 900)
+        self.daily_limit_share = float(env.get("SALESFORCE_DAILY_LIMIT_SHARE") or DAILY_LIMIT_SHARE)
+        self.usage: tuple[int, int] | None = None  # (used, total) of the daily allocation, last seen
         self.attempts = 4
         self.max_wait = 30.0
         self.session = _Session((5.0, 30.0), config.verify)
@@ -314,6 +316,19 @@ class SalesforceClient:
                     )
                 )
         return messages_after(messages, after)
+
+    def paused_for_budget(self) -> str | None:
+        """Above SALESFORCE_DAILY_LIMIT_SHARE (80%) of the org's daily API allocation, as the last
+        answer's `Sforce-Limit-Info: api-usage=used/total` said: an exhausted allocation blocks every
+        integration of the org until it recovers, so the rest is left to them."""
+        usage = self.usage
+        if usage is None or not usage[1] or usage[0] / usage[1] < self.daily_limit_share:
+            return None
+        return (
+            f"Salesforce's daily API limit is {usage[0] / usage[1]:.0%} used ({usage[0]}/{usage[1]}), "
+            f"above the {self.daily_limit_share:.0%} policydesk may use: automatic work is paused so the "
+            "org's other integrations keep what is left"
+        )
 
     def own_user_id(self) -> str | None:
         """The user our session belongs to, from the org's UserInfo endpoint (salesforce_identity)."""
@@ -536,9 +551,12 @@ class SalesforceClient:
         return Rejected(PLATFORM, f"{operation} rejected", status=status or None, detail=detail)
 
     def _watch_usage(self, sf: Salesforce) -> None:
+        """Every answer carries the org's daily usage (`Sforce-Limit-Info`, parsed by simple-salesforce)."""
         usage = sf.api_usage.get("api-usage") if sf.api_usage else None
-        if usage and usage.total and usage.used / usage.total >= USAGE_WARNING_RATIO:
-            log.warning("salesforce API usage at %s/%s of the daily allocation", usage.used, usage.total)
+        if usage and usage.total:
+            self.usage = (int(usage.used), int(usage.total))
+            if usage.used / usage.total >= self.daily_limit_share:
+                log.warning("salesforce API usage at %s/%s of the daily allocation", usage.used, usage.total)
 
     # ------------------------------------------------------------ login
 

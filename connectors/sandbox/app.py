@@ -267,6 +267,15 @@ def _register_control_api(app: Flask, modules: dict[str, ModuleType]) -> None:
         with sandbox_state().lock:
             return module.backfill(sandbox_state().section(platform), request.get_json(force=True) or {})
 
+    @app.post("/_sandbox/<platform>/usage")
+    def set_usage(platform: str):
+        """The account's API usage so far, for a platform that reports a daily allocation (Salesforce)."""
+        module = modules.get(platform)
+        if module is None or not hasattr(module, "set_usage"):
+            abort(404, f"{platform!r} has no usage to set")
+        with sandbox_state().lock:
+            return module.set_usage(sandbox_state().section(platform), request.get_json(force=True) or {})
+
     @app.get("/_sandbox/<platform>/tickets/<ticket_id>")
     def view_ticket(platform: str, ticket_id: str):
         module = _helpdesk(modules, platform)

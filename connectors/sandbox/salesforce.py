@@ -306,6 +306,15 @@ def client_env(base_url: str) -> dict[str, str]:
     }
 
 
+def set_usage(sec: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """Control API: the org's daily API usage so far (`used`, and optionally `total`), as
+    `Sforce-Limit-Info` reports it and REQUEST_LIMIT_EXCEEDED enforces it."""
+    usage = sec["api_usage"]
+    usage["used"] = int(spec.get("used", usage["used"]))
+    usage["total"] = int(spec.get("total", usage["total"]))
+    return dict(usage)
+
+
 def fault_response(fault: Fault) -> Response:
     """Salesforce has no 429: an exhausted allocation is 403 REQUEST_LIMIT_EXCEEDED, with no wait hint."""
     if fault.body is not None:
