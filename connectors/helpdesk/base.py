@@ -88,6 +88,22 @@ class Helpdesk(Protocol):
         """Whether an internal note containing `marker` exists (to reconcile an ambiguous note write)."""
 
 
+class UpdatesInOneWrite:
+    """`set_tags`, `assign_to_group` and `set_status` as the client's `update` with one field each."""
+
+    def update(self, ticket_id: str, **change: Any) -> list[str]:
+        raise NotImplementedError
+
+    def set_tags(self, ticket_id: str, add: list[str], remove: list[str] = ()) -> list[str]:
+        return self.update(ticket_id, add_tags=add, remove_tags=remove)
+
+    def assign_to_group(self, ticket_id: str, group_id: str) -> None:
+        self.update(ticket_id, group=group_id)
+
+    def set_status(self, ticket_id: str, status: TicketStatus) -> None:
+        self.update(ticket_id, status=status)
+
+
 def messages_after(messages: list[Message], after: str | None) -> list[Message]:
     """The messages that follow the one with id `after`; all of them when it is absent or unknown."""
     ids = [m.id for m in messages]

@@ -13,7 +13,7 @@ from typing import Any
 
 from connectors.config import PlatformConfig
 from connectors.errors import Rejected
-from connectors.helpdesk.base import TicketStatus, messages_after
+from connectors.helpdesk.base import TicketStatus, UpdatesInOneWrite, messages_after
 from connectors.helpdesk.turn_reads import remember, remembered, revise
 from connectors.http import HttpClient
 from connectors.models import Customer, Message, Ticket
@@ -28,7 +28,7 @@ TICKET_INCLUDES = "requester,conversations"
 MAX_PAGES = 50  # 5,000 conversations: far beyond any real ticket, a stop against a looping server
 
 
-class FreshdeskClient:
+class FreshdeskClient(UpdatesInOneWrite):
     """One Freshdesk account, reached with an agent's API key (Basic auth, key as user name)."""
 
     name = "freshdesk"
@@ -87,15 +87,6 @@ class FreshdeskClient:
             self.http.send_json("PUT", f"tickets/{_id(ticket_id)}", change, idempotent=True)
             revise(_ticket_key(ticket_id), lambda held: held.update(change))
         return merged
-
-    def set_tags(self, ticket_id: str, add: list[str], remove: list[str] = ()) -> list[str]:
-        return self.update(ticket_id, add_tags=add, remove_tags=remove)
-
-    def assign_to_group(self, ticket_id: str, group_id: str) -> None:
-        self.update(ticket_id, group=group_id)
-
-    def set_status(self, ticket_id: str, status: TicketStatus) -> None:
-        self.update(ticket_id, status=status)
 
     # ---- reads ----------------------------------------------------------------------------------
 

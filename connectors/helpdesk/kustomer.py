@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from connectors.config import PlatformConfig
 from connectors.errors import NotFound, OutcomeUnknown, Rejected
-from connectors.helpdesk.base import TicketStatus, messages_after
+from connectors.helpdesk.base import TicketStatus, UpdatesInOneWrite, messages_after
 from connectors.helpdesk.turn_reads import remember, remembered, revise
 from connectors.http import HttpClient
 from connectors.models import Customer, Message, Ticket
@@ -39,7 +39,7 @@ MAX_PAGES = 50
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class KustomerClient:
+class KustomerClient(UpdatesInOneWrite):
     """One Kustomer org, reached with an API key (Bearer)."""
 
     name = "kustomer"
@@ -151,15 +151,6 @@ class KustomerClient:
             change["tags"] = [self._tag_id(name) for name in merged]
             self._patch(ticket_id, change)
         return merged
-
-    def set_tags(self, ticket_id: str, add: list[str], remove: list[str] = ()) -> list[str]:
-        return self.update(ticket_id, add_tags=add, remove_tags=remove)
-
-    def assign_to_group(self, ticket_id: str, group_id: str) -> None:
-        self.update(ticket_id, group=group_id)
-
-    def set_status(self, ticket_id: str, status: TicketStatus) -> None:
-        self.update(ticket_id, status=status)
 
     def _patch(self, ticket_id: str, change: dict[str, Any]) -> None:
         self.http.send_json("PATCH", f"conversations/{_safe(ticket_id)}", change, idempotent=True)

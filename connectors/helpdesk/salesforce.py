@@ -47,7 +47,7 @@ from connectors.errors import (
     RateLimited,
     Rejected,
 )
-from connectors.helpdesk.base import TicketStatus, messages_after
+from connectors.helpdesk.base import TicketStatus, UpdatesInOneWrite, messages_after
 from connectors.helpdesk.salesforce_identity import IdentityUnavailable, SessionRefused, userinfo
 from connectors.helpdesk.turn_reads import remember, remembered, revise
 from connectors.http import make_retrying
@@ -93,7 +93,7 @@ class _Session(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-class SalesforceClient:
+class SalesforceClient(UpdatesInOneWrite):
     """The Helpdesk interface over one Salesforce org."""
 
     name = PLATFORM
@@ -248,15 +248,6 @@ class SalesforceClient:
         if status is not None and case.get("Status") != self.statuses[status]:
             fields["Status"] = self.statuses[status]
         return fields, merged
-
-    def set_tags(self, ticket_id: str, add: list[str], remove: list[str] = ()) -> list[str]:
-        return self.update(ticket_id, add_tags=add, remove_tags=remove)
-
-    def assign_to_group(self, ticket_id: str, group_id: str) -> None:
-        self.update(ticket_id, group=group_id)
-
-    def set_status(self, ticket_id: str, status: TicketStatus) -> None:
-        self.update(ticket_id, status=status)
 
     def get_ticket(self, ticket_id: str) -> Ticket:
         case = self._case(ticket_id)
