@@ -6,7 +6,8 @@ A platform whose credentials are unset is off: `platform_config` returns None fo
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -21,6 +22,28 @@ class PlatformConfig:
 
     def secret(self, name: str) -> str:
         return self.credentials[name]
+
+
+@contextmanager
+def overridden_environ(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, remove) environment variables while the block runs, then put back what was
+    there: connectors read os.environ when called, so a run pointed at another platform (the sandbox
+    of `policydesk simulate`) is pointed back afterwards."""
+    saved = {key: os.environ.get(key) for key in values}
+    try:
+        for key, value in values.items():
+            _set(key, value)
+        yield
+    finally:
+        for key, value in saved.items():
+            _set(key, value)
+
+
+def _set(key: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = value
 
 
 def tls_verify(env: Mapping[str, str]) -> bool | str:

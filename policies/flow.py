@@ -49,7 +49,14 @@ from policies.understanding import (
 from policies.understanding.choices import by_words, option_label, pick_options
 from policies.understanding.local import LocalReader
 
-__all__ = ["FlowEngine", "MAX_STEPS_PER_RUN", "MAX_POLICY_DEPTH", "PERSON_REQUESTED", "slot_kind"]
+__all__ = [
+    "FlowEngine",
+    "MAX_STEPS_PER_RUN",
+    "MAX_POLICY_DEPTH",
+    "PERSON_REQUESTED",
+    "branch_arms",
+    "slot_kind",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +65,9 @@ MAX_POLICY_DEPTH = 5
 DEFAULT_TRIES = 2  # ask, re-ask once, then a person takes over
 _WHOLE_VARIABLE = re.compile(r"^\s*\$\{?([A-Za-z_]\w*(?:\.\w+)*)\}?\s*$")
 _SAID_FACT = re.compile(r"^\s*\$\{?said\.(\w+)\}?\s*$")
+_NAMES = re.compile(r"\$\{?([A-Za-z_]\w*(?:\.\w+)*)")
+FALL_THROUGH = "no case held"
+MAX_SHOWN = 60
 PERSON_REQUESTED = "the customer asked to talk to a person"
 # Requests that belong to a policy of their own; a reply asking for one the running policies do not do
 # switches to a policy that does, or goes to a person.
@@ -102,6 +112,23 @@ QUALIFIED_PREFACE = (
 
 class FlowError(Exception):
     """The policy itself is broken at this step (the linter should have caught it)."""
+
+
+def branch_arms(step: Step) -> list[tuple[str, str | None]]:
+    """Every way out of a branch step, in order, as (condition, target): `if` cases, then `else`, or,
+    when no `else` closes it, (FALL_THROUGH, None) for going on to the next step. The engine takes
+    them in this order and a try-out's coverage counts them by their place in this list."""
+    arms: list[tuple[str, str | None]] = []
+    for case in step.value if isinstance(step.value, list) else []:
+        if not isinstance(case, Mapping):
+            raise FlowError(f"branch {step.id!r} has a case that is not 'if/goto'")
+        if "if" in case:
+            arms.append((str(case["if"]), str(case.get("goto") or case.get("then"))))
+        elif "else" in case:
+            arms.append(("else", str(case["else"])))
+            return arms
+    arms.append((FALL_THROUGH, None))
+    return arms
 
 
 def slot_kind(step: Step) -> str:
@@ -289,10 +316,56 @@ class _Run:
                 if step is None:
                     self.finish_policy()
                     continue
+                policy = self.frame().policy
                 getattr(self, f"do_{step.action}")(step)
+                if step.action != "branch":  # a branch says itself which way it went
+                    self.took(policy, step, **self.step_outcome(step))
             except FlowError as exc:
                 log.warning("policy %s broken at step %s: %s", self.frame().policy, self.frame().step, exc)
                 self.hand_off_now(f"the policy could not continue: {exc}", "error")
+
+    def took(self, policy: str, step: Step, **detail: Any) -> None:
+        """Tell a port that keeps a trace (a try-out's) which step ran and where it led; a worker's
+        port has no such witness, so nothing changes for live tickets."""
+        witness = getattr(self.port, "step_taken", None)
+        if not callable(witness):
+            return
+        visit = max(1, self.state.visits.get(f"{policy}/{step.id}", 0))
+        witness(
+            step_key(policy, step.id, visit),
+            {"policy": policy, "step_id": step.id, "action": step.action, **detail},
+        )
+
+    def step_outcome(self, step: Step) -> dict[str, Any]:
+        """Where a step led: the step now current (or the status), and for a question whether it was
+        asked or already known."""
+        detail: dict[str, Any] = {"status": self.state.status}
+        if self.state.stack:
+            detail["to"] = self.frame().step
+        if step.action == "ask":
+            counter = f"{self.frame().policy}/{step.id}" if self.state.stack else ""
+            if self.state.status == "waiting" and self.frame().step == step.id:
+                detail["outcome"] = "asked" if self.state.asks.get(counter, 0) <= 1 else "asked again"
+            elif self.state.status == "active" and self.state.slots.get(str(step.value)) is not None:
+                detail["outcome"] = "already known"
+            else:
+                detail["outcome"] = "gave up"
+        return detail
+
+    def names_in(self, condition: str) -> dict[str, str]:
+        """The values a condition read, shortened: why it held or not."""
+        names = self.namespace()
+        shown = {}
+        for name in dict.fromkeys(_NAMES.findall(condition)):
+            value = lookup(names, name)
+            if isinstance(value, Mapping):
+                text = "a record" if value else "empty"
+            elif isinstance(value, list | tuple):
+                text = f"a list of {len(value)}" if value else "empty"
+            else:
+                text = format_value(value) if value is not None else "not set"
+            shown[name] = text[:MAX_SHOWN]
+        return shown
 
     def finish_policy(self, key: str | None = None) -> None:
         """The innermost policy ended: return to its caller, the next of several things the customer
@@ -404,18 +477,25 @@ class _Run:
 
     def do_branch(self, step: Step) -> None:
         self.visit(step.id)
-        cases = step.value if isinstance(step.value, list) else []
-        for case in cases:
-            if not isinstance(case, Mapping):
-                raise FlowError(f"branch {step.id!r} has a case that is not 'if/goto'")
-            if "if" in case:
-                if self.expression(case["if"]):
-                    self.goto(str(case.get("goto") or case.get("then")))
-                    return
-            elif "else" in case:
-                self.goto(str(case["else"]))
-                return
-        self.advance(step)
+        policy = self.frame().policy
+        arms = branch_arms(step)
+        for arm, (condition, target) in enumerate(arms):
+            if condition == FALL_THROUGH:
+                self.advance(step)
+            elif condition != "else" and not self.expression(condition):
+                continue
+            else:
+                self.goto(str(target))
+            held = [c for c, _ in arms[:arm] if c not in ("else", FALL_THROUGH)]
+            self.took(
+                policy,
+                step,
+                arm=arm,
+                condition=condition,
+                to=self.frame().step,
+                values=self.names_in(" ".join([*held, condition])),
+            )
+            return
 
     def do_policy(self, step: Step) -> None:
         self.visit(step.id)

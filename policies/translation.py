@@ -96,3 +96,9 @@ class TranslatingPort:
     def remember(self, step_key: str, compute: Callable[[], Any]) -> Any:
         remember = getattr(self.port, "remember", None)
         return remember(step_key, compute) if callable(remember) else compute()
+
+    def __getattr__(self, name: str) -> Any:
+        """The wrapped port's optional witnesses (a try-out's guards_checked, step_taken) stay reachable."""
+        if name == "port":
+            raise AttributeError(name)
+        return getattr(self.port, name)

@@ -29,7 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     simulate = commands.add_parser("simulate", help="try a policy on a conversation, every write simulated")
     simulate_arguments(simulate)
 
-    from policydesk.simulation.cli import add_backtest_arguments
+    from policydesk.simulation.cli import add_backtest_arguments, add_test_arguments
+
+    test = commands.add_parser(
+        "test", help="run policies' tests (conversation files) on the simulation runtime"
+    )
+    add_test_arguments(test)
 
     backtest = commands.add_parser("backtest", help="what policydesk would have done with past tickets")
     add_backtest_arguments(backtest)
@@ -58,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         "validate": _validate,
         "simulate": _simulate,
         "backtest": _backtest,
+        "test": _test,
         "tools": _tools,
         "offers": _offers,
         "shadow": _shadow,
@@ -111,6 +117,12 @@ def _backtest(args: argparse.Namespace) -> int:
     from policydesk.simulation.cli import backtest_main
 
     return backtest_main(args)
+
+
+def _test(args: argparse.Namespace) -> int:
+    from policydesk.simulation.cli import run_policy_tests
+
+    return run_policy_tests(args)
 
 
 def _tools(args: argparse.Namespace) -> int:

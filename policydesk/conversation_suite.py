@@ -16,7 +16,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,25 +112,49 @@ class Conversation:
         return list(self.spec.get("patterns") or ())
 
 
-def load(suite: Path = SUITE, sets: Iterable[str] = SETS) -> list[Conversation]:
-    """Every conversation file of the sets, checked against the suite's JSON Schema and the world."""
+def schema() -> dict[str, Any]:
+    """The JSON Schema of one conversation file (the suite's and the policy tests' alike)."""
+    return json.loads((SUITE / "schema.json").read_text())
+
+
+def check_conversation(spec: Any, name: str, the_world: world.World | None = None) -> None:
+    """Raise ValueError, saying where, unless `spec` is a valid conversation of the sandbox's world."""
     import jsonschema
 
-    schema = json.loads((suite / "schema.json").read_text())
+    try:
+        jsonschema.validate(spec, schema())
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(part) for part in exc.absolute_path) or "the top level"
+        raise ValueError(f"{name}: {exc.message} (at {where})") from None
+    email = spec.get("customer")
+    if email and (the_world or world.load()).customer(email) is None:
+        raise ValueError(f"{name}: {email} is not a customer of the sandbox's world")
+
+
+def read_conversations(paths: Iterable[Path], set_name: str) -> list[Conversation]:
+    """Conversation files, each checked (check_conversation); ids must be unique."""
     the_world = world.load()
     conversations = []
-    for name in sets:
-        for path in sorted((suite / name).glob("*.yaml")):
-            spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-            jsonschema.validate(spec, schema)
-            email = spec.get("customer")
-            if email and the_world.customer(email) is None:
-                raise ValueError(f"{path.name}: {email} is not a customer of the sandbox's world")
-            conversations.append(Conversation(spec["id"], name, path, spec))
+    for path in paths:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        check_conversation(spec, path.name, the_world)
+        conversations.append(Conversation(spec["id"], set_name, path, spec))
+    return unique(conversations)
+
+
+def unique(conversations: list[Conversation]) -> list[Conversation]:
     ids = Counter(c.id for c in conversations)
     if duplicated := [i for i, n in ids.items() if n > 1]:
         raise ValueError(f"duplicate conversation ids: {duplicated}")
     return conversations
+
+
+def load(suite: Path = SUITE, sets: Iterable[str] = SETS) -> list[Conversation]:
+    """Every conversation file of the sets, checked against the suite's JSON Schema and the world."""
+    conversations = []
+    for name in sets:
+        conversations += read_conversations(sorted((suite / name).glob("*.yaml")), name)
+    return unique(conversations)
 
 
 def waves(conversations: list[Conversation]) -> list[list[Conversation]]:
@@ -342,6 +366,43 @@ def describe_write(
     return {"other": f"{method} {path}"}, email
 
 
+def describe_would_write(tool: str, args: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A write the simulation runtime recorded (worker.simulation), as the same plain record
+    describe_write makes of the sandbox's log, so a policy test states its writes as the suite does.
+    Steps of a write that are not a request of their own (paying a replacement, the confirmation
+    message) give None."""
+    order = str(args.get("order_id") or "")
+    if tool in ("cancel_bigcommerce_order", "cancel_shopify_order"):
+        return {"cancel": order.rsplit("/", 1)[-1]}
+    if tool == "create_bigcommerce_order":
+        items: Counter[str] = Counter()
+        for item in args.get("items") or ():
+            items[str(item.get("sku") or item.get("name"))] += int(item.get("quantity") or 0)
+        address = args.get("address") or {}
+        replacement = {
+            "order": str(args.get("original_order_id") or ""),
+            "items": dict(items),
+            "address": str(address.get("street_1") or "") if isinstance(address, Mapping) else "",
+        }
+        return {"replacement": replacement}
+    match = re.fullmatch(r"(skip|unskip)_smartrr_next_delivery|(pause)_smartrr_subscription", tool)
+    if match:
+        return {match.group(1) or match.group(2): str(args.get("subscription_id") or "")}
+    if tool == "set_discount_to_order":
+        return {"discount": order, "percent": args.get("percent")}
+    if tool == "upgrade_shipping":
+        return {"shipping_upgrade": order}
+    if tool == "create_bigcommerce_coupon":
+        return {"coupon": float(args.get("percent") or 0)}
+    if tool == "update_bigcommerce_address":
+        return {"address_change": str(args.get("address_id") or "")}
+    if tool == "file_carrier_claim":
+        return {"claim": order}
+    if tool in ("set_order_to_paid", "send_async_message"):
+        return None
+    return {"other": tool}
+
+
 def _subscription_by_state(the_world: world.World, state_id: str) -> world.Subscription | None:
     from connectors.sandbox.smartrr import _id
 
@@ -367,7 +428,9 @@ class Score:
         return self.end_ok and self.writes_ok and self.wording_ok
 
 
-def score(played: Played, env: dict[str, str]) -> Score:
+def score(played: Played, env: Mapping[str, str] | None) -> Score:
+    """How the conversation went against its expectations. `env` names the helpdesks' human groups; with
+    None (a simulated run, whose hand-off is to the configured group by construction) it is not checked."""
     c, view, expect = played.conversation, played.view, played.conversation.expect
     differences: list[str] = []
     if played.error:
@@ -377,7 +440,7 @@ def score(played: Played, env: dict[str, str]) -> Score:
     end_ok = state in wanted
     if not end_ok:
         differences.append(f"ended {state}, expected {' or '.join(wanted)}")
-    if end_ok and state == "handed_off" and expect.get("group", "humans") == "humans":
+    if end_ok and state == "handed_off" and env is not None and expect.get("group", "humans") == "humans":
         group = str(view.get("group"))
         if group != env.get(HANDOFF_GROUP_VARS[c.helpdesk]):
             end_ok = False

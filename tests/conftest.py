@@ -67,19 +67,13 @@ def base_env(redis_url: str, sandbox: SandboxServer, data_dir: Path) -> dict[str
 @pytest.fixture(scope="session")
 def configured(base_env: dict[str, str]) -> Iterator[dict[str, str]]:
     """Apply base_env to this process (the web app and connectors read os.environ)."""
-    saved = {k: os.environ.get(k) for k in base_env}
-    os.environ.update(base_env)
-    for var in ("REDIS_TLS_URL", "DYNO", "PORT", "POLICYDESK_ENV", "ANTHROPIC_API_KEY"):
-        os.environ.pop(var, None)
+    from connectors.config import overridden_environ
     from worker.redis_conn import get_redis
 
-    get_redis.cache_clear()
-    yield base_env
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    unset = ("REDIS_TLS_URL", "DYNO", "PORT", "POLICYDESK_ENV", "ANTHROPIC_API_KEY")
+    with overridden_environ({**dict.fromkeys(unset), **base_env}):
+        get_redis.cache_clear()
+        yield base_env
     get_redis.cache_clear()
 
 

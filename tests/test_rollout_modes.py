@@ -92,7 +92,8 @@ def test_shadow_posts_nothing_and_keeps_the_would_be_cancel(
     assert cancel["tool"] == "cancel_bigcommerce_order" and cancel["args"] == {"order_id": "5007"}
     turns = rehearsals(processor.redis, "freshdesk", ticket_id)
     assert [t["trace"]["end"]["status"] for t in turns] == ["waiting", "resolved"]
-    assert turns[0]["trace"]["events"][-2]["text"].startswith("Order 5007 hasn't shipped yet")
+    replies = [e["text"] for e in turns[0]["trace"]["events"] if e["kind"] == "reply"]
+    assert replies == [replies[0]] and replies[0].startswith("Order 5007 hasn't shipped yet")
 
 
 @pytest.mark.parametrize("mode", ["shadow"], indirect=True)

@@ -26,6 +26,7 @@ from policies.router import default_library
 from policies.runtime import PolicyPort, PolicyState
 from policydesk.cli import main as policydesk_main
 from policydesk.simulation.cli import add_arguments, simulate_main
+from policydesk.simulation.render import turn_text
 from policydesk.simulation.session import Simulation, SimulationError
 from worker.conversation import Conversation
 from worker.policy_port import derived_reference
@@ -126,6 +127,35 @@ def test_a_cancellation_is_simulated_and_a_real_port_would_have_written_it(
     engine.resume(state, turns[1], context, port)
     (cancel,) = [w for w in sandbox_writes(sandbox_api) if w["platform"] == "bigcommerce"]
     assert cancel["path"].endswith("/v2/orders/5007") and cancel["method"] == "PUT"
+
+
+def test_the_trace_shows_each_step_and_which_case_of_a_branch_held_on_what_values(
+    registry: ToolRegistry, sandbox_api: requests.Session
+) -> None:
+    simulation = Simulation(
+        "single-order-cancellation", context={"customer": {"email": AF}}, registry=registry
+    )
+    trace = play(simulation, "Please cancel my order #5007, I changed my mind.")
+
+    steps = {e.data["step_id"]: e for e in trace.of("step")}
+    by_status = steps["by_status"].data
+    # 5007 is processing: none of the four cases held, so the flow went on to ask for the go-ahead
+    assert (by_status["arm"], by_status["condition"], by_status["to"]) == (4, "no case held", "confirm")
+    assert by_status["values"]["order.status"] == "processing"
+    check = steps["check_order"].data
+    assert (check["condition"], check["to"]) == ("else", "by_status")
+    assert steps["email"].data["outcome"] == "already known"
+    assert steps["confirm"].data["outcome"] == "asked"
+    assert [e.step for e in trace.of("step")][:2] == [
+        "single-order-cancellation/email/1",
+        "single-order-cancellation/already_verified/1",
+    ]
+    lines = turn_text(trace.events, "single-order-cancellation").splitlines()
+    assert (
+        "      [by_status/1] branch: no case held -> confirm (order.status=processing, said.received=not set)"
+        in lines
+    )
+    assert sandbox_writes(sandbox_api) == []
 
 
 def test_a_skip_is_simulated_with_the_next_delivery_it_would_move_to(

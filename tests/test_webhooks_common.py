@@ -10,12 +10,11 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import random
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import requests
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
+from connectors.config import overridden_environ
 from policydesk import deliveries
 from webhooks.app import create_app
 from webhooks.settings import SettingsError
@@ -50,23 +50,9 @@ def fixture_bytes(vendor: str, name: str) -> bytes:
     return (FIXTURES / vendor / name).read_bytes()
 
 
-@contextmanager
-def env(**overrides: str | None) -> Iterator[None]:
+def env(**overrides: str | None) -> AbstractContextManager[None]:
     """Set (or, with None, remove) environment variables for the duration of the block."""
-    saved = {key: os.environ.get(key) for key in overrides}
-    for key, value in overrides.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    return overridden_environ(overrides)
 
 
 def client_with(**overrides: str | None) -> FlaskClient:

@@ -22,7 +22,7 @@ worker.builtin_tools.run with the helpdesk client and the conversation instead o
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Any
 
@@ -47,6 +47,17 @@ def derived_reference(conversation_key: str, step_key: str) -> str:
     return f"pd-{digest[:16]}"
 
 
+def call_arguments(
+    takes: Iterable[str], args: Mapping[str, Any], conversation_key: str, step_key: str
+) -> dict[str, Any]:
+    """The arguments a tool is called with, by the worker or (recorded) by a try-out: the policy's,
+    with a `reference` derived from the conversation and step whenever the tool takes one."""
+    args = dict(args)
+    if REFERENCE_ARG in takes:
+        args[REFERENCE_ARG] = derived_reference(conversation_key, step_key)
+    return args
+
+
 class TicketPolicyPort:
     def __init__(
         self,
@@ -69,9 +80,7 @@ class TicketPolicyPort:
         found = self.registry.resolve(tool)
         if found is None:
             raise KeyError(f"unknown tool {tool!r}")
-        args = dict(args)
-        if REFERENCE_ARG in found.arguments:
-            args[REFERENCE_ARG] = derived_reference(self.conversation.key, step_key)
+        args = call_arguments(found.arguments, args, self.conversation.key, step_key)
         perform = self._performer(found, args)
         if not found.writes:
             return self.ledger.perform(step_key, found.name, args, perform, idempotent=True)

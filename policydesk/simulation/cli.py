@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,6 +52,54 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--live-reads", action="store_true", help="read from the store's configured platforms"
     )
+
+
+def add_test_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("policies", nargs="*", metavar="POLICY", help="library policies (default: every one)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, metavar="K", help="run each test K times; it passes only if all do"
+    )
+    parser.add_argument(
+        "--coverage", action="store_true", help="also list the flow steps and branch cases no test reached"
+    )
+    parser.add_argument(
+        "--tests-dir",
+        type=Path,
+        metavar="DIR",
+        help="where the tests are: every .yaml in a `tests` folder under DIR (default: the library's)",
+    )
+
+
+def run_policy_tests(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """0 when every test passed each of its K runs, 1 when one did not, 2 when they could not run."""
+    from policydesk.simulation.policy_tests import (
+        PolicyTestRunner,
+        coverage,
+        coverage_text,
+        load_tests,
+        report_text,
+    )
+    from policydesk.simulation.session import SimulationError
+
+    out = out or sys.stdout
+    if args.repeat < 1:
+        print("policydesk test: --repeat must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        tests = load_tests(args.policies, **({"root": args.tests_dir} if args.tests_dir else {}))
+        with _reads(live=False):
+            runner = PolicyTestRunner()
+            results = runner.run(tests, repeat=args.repeat)
+    except SimulationError as exc:
+        print(f"policydesk test: {exc}", file=sys.stderr)
+        return 2
+    if not tests:
+        print("no policy tests found", file=out)
+    print(report_text(results, args.repeat), file=out)
+    if args.coverage:
+        policies = sorted({r.policy for r in results} if args.policies else {d.id for d in runner.library})
+        print(coverage_text(coverage(results, runner.library, policies)), file=out)
+    return 0 if all(r.passed for r in results) else 1
 
 
 def backtest_main(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -145,19 +192,13 @@ def _reads(*, live: bool) -> Iterator[None]:
     if live:
         yield
         return
+    from connectors.config import overridden_environ
     from connectors.sandbox.server import SandboxServer
     from worker.embedded_redis import data_dir
 
     sandbox = SandboxServer(cert_dir=data_dir() / "tls").start()
-    pointed = sandbox.env()
-    saved = {key: os.environ.get(key) for key in pointed}
-    os.environ.update(pointed)
     try:
-        yield
+        with overridden_environ(sandbox.env()):
+            yield
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         sandbox.stop()

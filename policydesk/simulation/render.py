@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from policies.flow import FALL_THROUGH
 from worker.simulation.trace import TraceEvent
 
 MAX_VALUE = 100
@@ -24,6 +25,8 @@ def turn_text(events: Iterable[TraceEvent], policy: str = "") -> str:
 
 def event_lines(event: TraceEvent, policy: str = "") -> list[str]:
     data, step = event.data, event.step.removeprefix(f"{policy}/") if policy else event.step
+    if event.kind == "step":
+        return _step_lines(step, data)
     if event.kind == "read":
         source = " (answered from the context)" if data.get("source") == "context" else ""
         return [f"[{step}] read {_call(data['tool'], data['args'])} -> {_short(data['result'])}{source}"]
@@ -49,6 +52,22 @@ def event_lines(event: TraceEvent, policy: str = "") -> list[str]:
             parts.insert(0, f"assign to {data['assign']}")
         return [f"[{step}] ticket update (captured): {', '.join(parts)}"]
     return [f"[{step}] {event.kind} {_short(data)}"]
+
+
+def _step_lines(step: str, data: dict[str, Any]) -> list[str]:
+    """A branch (which case held, on which values) and the steps that leave no other trace line;
+    calls, replies and questions asked show as their own events."""
+    if data.get("action") == "branch":
+        values = ", ".join(f"{name}={value}" for name, value in (data.get("values") or {}).items())
+        why = f" ({values})" if values else ""
+        condition = str(data.get("condition"))
+        case = condition if condition in ("else", FALL_THROUGH) else f"if {condition}"
+        return [f"[{step}] branch: {case} -> {data.get('to')}{why}"]
+    if data.get("action") == "ask" and data.get("outcome") == "already known":
+        return [f"[{step}] ask skipped: already known -> {data.get('to')}"]
+    if data.get("action") in ("goto", "policy"):
+        return [f"[{step}] {data['action']} -> {data.get('to')}"]
+    return []
 
 
 def end_text(end: dict[str, Any]) -> str:

@@ -97,8 +97,10 @@ class Simulation:
         library: PolicyLibrary | None = None,
         registry: ToolRegistry | None = None,
         classifier: Classifier | None = None,
+        variant: str | None = None,
     ):
         self.doc, self.library = find_policy(policy, library)
+        self.variant = variant
         self.classifier = classifier or LocalClassifier()
         self.given = parse_context([], context) if context is not None else parse_context([])
         helpdesk = helpdesk or self.given["ticket"].get("helpdesk") or (self.doc.helpdesks or ["kustomer"])[0]
@@ -125,6 +127,11 @@ class Simulation:
         )
         self.state: PolicyState | None = None
         self.turns = 0
+
+    @property
+    def state_name(self) -> str:
+        """waiting, resolved or handed_off once a turn has run (the ticket's lifecycle)."""
+        return self.state.status if self.state is not None else "not started"
 
     @property
     def finished(self) -> bool:
@@ -173,7 +180,7 @@ class Simulation:
         context = flow_context(event, ticket, subject, text, self.conversation.facts)
         for root in CONTEXT_ROOTS:
             context[root] = {**context[root], **self.given[root]}
-        context["variant"] = variant_for(self.doc, self.helpdesk, self.conversation.ticket_id)
+        context["variant"] = self.variant or variant_for(self.doc, self.helpdesk, self.conversation.ticket_id)
         context["today"] = self.today
         self.conversation.context = context
         return self.engine.start(None, self.doc.id, context, self.port)

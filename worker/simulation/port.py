@@ -30,7 +30,7 @@ from policies.runtime import Handoff
 from worker.actions import LIFECYCLE_TAGS
 from worker.conversation import Conversation
 from worker.notes import handoff_note
-from worker.policy_port import REFERENCE_ARG, derived_reference
+from worker.policy_port import call_arguments
 from worker.simulation.trace import Trace
 from worker.simulation.would_be import would_be_result
 
@@ -112,8 +112,7 @@ class SimulationPort:
         return result
 
     def _would_write(self, step_key: str, tool: WriteTool, args: dict[str, Any]) -> Any:
-        if REFERENCE_ARG in tool.arguments:
-            args[REFERENCE_ARG] = derived_reference(self.conversation.key, step_key)
+        args = call_arguments(tool.arguments, args, self.conversation.key, step_key)
         result = would_be_result(tool.name, args, self._seen, self.today)
         self.trace.add("would_write", step_key, tool=tool.name, args=args, result=result)
         if tool.name == "send_async_message":
@@ -133,6 +132,10 @@ class SimulationPort:
             verdicts=[{"guard": name, "holds": said is None, "reason": said} for name, said in verdicts],
             refused=refused,
         )
+
+    def step_taken(self, step_key: str, detail: Mapping[str, Any]) -> None:
+        """Called by the flow engine after each step: the trace shows the path, and coverage counts it."""
+        self.trace.add("step", step_key, **dict(detail))
 
     def _requester(self, args: Mapping[str, Any]) -> dict[str, Any] | None:
         """The helpdesk's customer record, as the context names it: found only for that email."""

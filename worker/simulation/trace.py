@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 EventKind = Literal[
     "customer",  # what the customer said
+    "step",  # a flow step ran: which one, where it led, and for a branch which case held and on what values
     "read",  # a read tool ran (against the sandbox or, read-only, the store's platforms)
     "read_failed",  # a read tool raised; the engine decides what follows
     "guards",  # a write's guards, each with its verdict
