@@ -128,7 +128,12 @@ def test_draft_posts_the_reply_and_the_proposed_cancel_as_notes_only(
     assert results == ["draft", "draft"]
     ticket = view(sandbox_api, ticket_id)
     assert ticket["replies"] == []
-    assert [w for w in writes(sandbox_api) if w["platform"] != "freshdesk"] == []
+    made = writes(sandbox_api)
+    assert [w for w in made if w["platform"] != "freshdesk"] == []  # no store write
+    # on the helpdesk: the two internal notes, and the ticket given to the people's group
+    notes = [w for w in made if w["path"].endswith("/notes")]
+    assert len(notes) == 2 and all(w["method"] == "POST" and w["body"]["private"] is True for w in notes)
+    assert [(w["method"], w["body"]) for w in made if w not in notes] == [("PUT", {"group_id": 5001})]
     first, second = (" ".join(note.split()) for note in ticket["notes"])
     assert "Suggested reply: Order 5007 hasn't shipped yet, so I can still cancel it." in first
     assert "Proposed changes" not in first

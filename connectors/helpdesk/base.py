@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from connectors.models import Customer, Message, Ticket
@@ -50,6 +51,10 @@ class Helpdesk(Protocol):
 
     def set_status(self, ticket_id: str, status: TicketStatus) -> None:
         """open (needs an agent), pending (waiting on the customer), resolved."""
+
+    def tickets_created(self, since: datetime, until: datetime, limit: int) -> list[str]:
+        """The ids of the tickets created from `since` up to (not including) `until`, oldest first, at
+        most `limit`: reads only (a backtest's view of the helpdesk's past)."""
 
     def get_ticket(self, ticket_id: str) -> Ticket:
         """The ticket with its subject, first message and requester."""
@@ -102,6 +107,11 @@ class UpdatesInOneWrite:
 
     def set_status(self, ticket_id: str, status: TicketStatus) -> None:
         self.update(ticket_id, status=status)
+
+
+def utc_instant(moment: datetime) -> str:
+    """`2026-11-01T00:00:00Z`: the form the helpdesks' date filters take."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def messages_after(messages: list[Message], after: str | None) -> list[Message]:

@@ -9,20 +9,23 @@ private=false whose HTML still carries the quoted thread.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from connectors.config import PlatformConfig
 from connectors.errors import Rejected
-from connectors.helpdesk.base import TicketStatus, UpdatesInOneWrite, messages_after
+from connectors.helpdesk.base import TicketStatus, UpdatesInOneWrite, messages_after, utc_instant
 from connectors.helpdesk.turn_reads import remember, remembered, revise
 from connectors.http import HttpClient
 from connectors.models import Customer, Message, Ticket
+from connectors.parcels import parse_instant
 from connectors.text import clean_message, html_to_text, merge_tags, same_text, text_to_html
 
 STATUS_CODES: dict[str, int] = {"open": 2, "pending": 3, "resolved": 4}
 STATUS_NAMES: dict[int, str] = {2: "open", 3: "pending", 4: "resolved", 5: "resolved"}
 SOURCE_OUTBOUND_EMAIL = 10  # a ticket an agent started: its description is not the customer's words
 PER_PAGE = 100
+LIST_PAGES = 300  # Freshdesk lists no deeper than page 300
 EMBEDDED_CONVERSATIONS = 10  # View a Ticket embeds up to ten; a ticket with that many may have more
 TICKET_INCLUDES = "requester,conversations"
 MAX_PAGES = 50  # 5,000 conversations: far beyond any real ticket, a stop against a looping server
@@ -89,6 +92,31 @@ class FreshdeskClient(UpdatesInOneWrite):
         return merged
 
     # ---- reads ----------------------------------------------------------------------------------
+
+    def tickets_created(self, since: datetime, until: datetime, limit: int) -> list[str]:
+        """List All Tickets (`GET /api/v2/tickets`, docs/platforms/freshdesk.md) updated since `since`,
+        oldest created first, a page of 100 at a time up to Freshdesk's 300 pages. A ticket created in
+        the range was updated in it too, so none is missed; the creation day is checked here."""
+        ids: list[str] = []
+        params: dict[str, Any] = {
+            "updated_since": utc_instant(since),
+            "order_by": "created_at",
+            "order_type": "asc",
+            "per_page": PER_PAGE,
+        }
+        for page in range(1, LIST_PAGES + 1):
+            rows = self.http.get_json("tickets", params={**params, "page": page}) or []
+            for row in rows:
+                created = parse_instant(row.get("created_at"))
+                if created is not None and created >= until:
+                    return ids
+                if created is not None and created >= since:
+                    ids.append(str(row["id"]))
+                if len(ids) >= limit:
+                    return ids
+            if len(rows) < PER_PAGE:
+                break
+        return ids
 
     def get_ticket(self, ticket_id: str) -> Ticket:
         ticket = self._ticket(ticket_id)

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from connectors.config import PlatformConfig
 from connectors.errors import NotFound, OutcomeUnknown, Rejected
-from connectors.helpdesk.base import TicketStatus, UpdatesInOneWrite, messages_after
+from connectors.helpdesk.base import TicketStatus, UpdatesInOneWrite, messages_after, utc_instant
 from connectors.helpdesk.turn_reads import remember, remembered, revise
 from connectors.http import HttpClient
 from connectors.models import Customer, Message, Ticket
@@ -157,6 +157,33 @@ class KustomerClient(UpdatesInOneWrite):
         revise(_conversation_key(ticket_id), lambda held: held.setdefault("attributes", {}).update(change))
 
     # ---- reads ----------------------------------------------------------------------------------
+
+    def tickets_created(self, since: datetime, until: datetime, limit: int) -> list[str]:
+        """The search API (`POST /v1/customers/search` with `queryContext: conversation`,
+        docs/platforms/kustomer.md) on `conversation_created_at`, oldest first. It changes nothing,
+        though it is a POST. Outbound conversations (ones we or an agent started) are not tickets."""
+        body = {
+            "queryContext": "conversation",
+            "and": [
+                {"conversation_created_at": {"gte": utc_instant(since)}},
+                {"conversation_created_at": {"lt": utc_instant(until)}},
+            ],
+            "sort": [{"conversation_created_at": "asc"}],
+        }
+        ids: list[str] = []
+        for page in range(1, MAX_PAGES + 1):
+            document = self.http.send_json(
+                "POST",
+                "customers/search",
+                body,
+                params={"page": page, "pageSize": PAGE_SIZE},
+                idempotent=True,
+            )
+            rows = (document or {}).get("data") or []
+            ids += [str(row["id"]) for row in rows if _attrs(row).get("direction") != "out"]
+            if len(ids) >= limit or not ((document or {}).get("links") or {}).get("next"):
+                break
+        return ids[:limit]
 
     def get_ticket(self, ticket_id: str) -> Ticket:
         conversation = self._conversation(ticket_id)

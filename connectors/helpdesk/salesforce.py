@@ -30,6 +30,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlparse
 
@@ -64,6 +65,7 @@ DEFAULT_TAGS_FIELD = "Policydesk_Tags__c"
 DEFAULT_STATUSES: dict[str, str] = {"open": "Working", "pending": "Waiting on Customer", "resolved": "Closed"}
 NO_AUTO_ASSIGN = {"Sforce-Auto-Assign": "FALSE"}
 COMMENT_MAX_BYTES = 4000  # CaseComment.CommentBody limit
+QUERY_PAGE = 2000  # records one SOQL query answer holds before nextRecordsUrl
 FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 ID_PATTERN = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
 CASE_FIELDS = (
@@ -248,6 +250,18 @@ class SalesforceClient(UpdatesInOneWrite):
         if status is not None and case.get("Status") != self.statuses[status]:
             fields["Status"] = self.statuses[status]
         return fields, merged
+
+    def tickets_created(self, since: datetime, until: datetime, limit: int) -> list[str]:
+        """The Cases created in the range, by a SOQL query on CreatedDate (a read; one page, since
+        the LIMIT stays under the query's page size)."""
+        soql = format_soql(
+            "SELECT Id FROM Case WHERE CreatedDate >= {} AND CreatedDate < {} "
+            "ORDER BY CreatedDate ASC LIMIT {:literal}",
+            since,
+            until,
+            str(min(max(1, limit), QUERY_PAGE)),
+        )
+        return [str(record["Id"]) for record in self._records(soql)]
 
     def get_ticket(self, ticket_id: str) -> Ticket:
         case = self._case(ticket_id)

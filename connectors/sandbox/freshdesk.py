@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import math
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
@@ -290,6 +290,55 @@ def fault_response(fault: Fault) -> Response:
 
 
 # ---- API ----------------------------------------------------------------------------------------
+
+
+LIST_PAGE_MAX = 300  # Freshdesk refuses deeper pages of List All Tickets
+LIST_DEFAULT_DAYS = 30  # without updated_since, only tickets created in the last 30 days are listed
+LIST_ORDER_FIELDS = ("created_at", "due_by", "updated_at", "status")
+
+
+@blueprint.get("/tickets")
+def list_tickets():
+    """List All Tickets (docs/platforms/freshdesk.md): `updated_since` (else the last 30 days' new
+    tickets), `order_by` and `order_type` (desc by default), `per_page` up to 100, `page` up to 300.
+    Like Freshdesk it leaves the description out (`include=description` adds it back)."""
+    data = section(PLATFORM)
+    args = request.args
+    order_by, order_type = args.get("order_by", "created_at"), args.get("order_type", "desc")
+    if order_by not in LIST_ORDER_FIELDS:
+        return _validation_error(
+            "order_by", f"It should be one of these values: '{','.join(LIST_ORDER_FIELDS)}'"
+        )
+    if order_type not in ("asc", "desc"):
+        return _validation_error("order_type", "It should be one of these values: 'asc,desc'")
+    try:
+        page = int(args.get("page", 1))
+        per_page = int(args.get("per_page", 30))
+    except ValueError:
+        return _validation_error("page", "It should be a Positive Number", "invalid_value")
+    if not 1 <= page <= LIST_PAGE_MAX or not 1 <= per_page <= 100:
+        return _validation_error(
+            "page", f"It should be a Positive Number less than or equal to {LIST_PAGE_MAX}"
+        )
+    since = args.get("updated_since")
+    try:
+        bound = _moment(since) if since else datetime.now(UTC) - timedelta(days=LIST_DEFAULT_DAYS)
+    except ValueError:
+        return _validation_error("updated_since", "It should be in the 'valid date' format", "invalid_value")
+    field = "updated_at" if since else "created_at"
+    with sandbox_state().lock:
+        rows = [dict(t) for t in data["tickets"].values() if _moment(t[field]) >= bound]
+    rows.sort(key=lambda t: (t[order_by] is None, t[order_by], t["id"]), reverse=order_type == "desc")
+    if "description" not in _includes():
+        for row in rows:
+            row.pop("description", None)
+            row.pop("description_text", None)
+    return jsonify(rows[(page - 1) * per_page : page * per_page])
+
+
+def _moment(value: str) -> datetime:
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @blueprint.get("/tickets/<int:ticket_id>")

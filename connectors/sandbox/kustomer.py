@@ -484,6 +484,62 @@ def current_user():
         )
 
 
+SEARCH_PAGE_SIZE_MAX = 500
+SEARCH_OPERATORS = {
+    "gte": lambda a, b: a >= b,
+    "gt": lambda a, b: a > b,
+    "lte": lambda a, b: a <= b,
+    "lt": lambda a, b: a < b,
+}
+
+
+@blueprint.post("/customers/search")
+def search():
+    """The search API (docs/platforms/kustomer.md), as far as a backtest reads it: `queryContext:
+    conversation` with `and` criteria on `conversation_created_at` (gte, gt, lte, lt; a UTC time or a
+    YYYY-MM-DD day, GMT), `sort` on it, `page` and `pageSize` up to 500. A search changes nothing, so
+    it is not a write. Criteria on any other attribute are refused here (400) rather than ignored, so
+    a query the sandbox cannot answer faithfully never looks like an empty result."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or body.get("queryContext") != "conversation":
+        return _bad_request("this sandbox searches conversations only (queryContext: conversation)")
+    tests = []
+    for criterion in body.get("and") or []:
+        condition = criterion.get("conversation_created_at") if isinstance(criterion, dict) else None
+        if not isinstance(condition, dict) or len(criterion) != 1:
+            return _bad_request(f"unsupported search criterion {criterion!r}")
+        for operator, value in condition.items():
+            if operator not in SEARCH_OPERATORS:
+                return _bad_request(f"unsupported operator {operator!r}")
+            try:
+                tests.append((SEARCH_OPERATORS[operator], _parse_time(str(value))))
+            except ValueError:
+                return _bad_request(f"{value!r} is not a date")
+    descending = any(
+        isinstance(item, dict) and item.get("conversation_created_at") == "desc"
+        for item in body.get("sort") or []
+    )
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+        size = min(SEARCH_PAGE_SIZE_MAX, max(1, int(request.args.get("pageSize", 100))))
+    except ValueError:
+        return _bad_request("page and pageSize must be positive integers")
+    data = section(PLATFORM)
+    with sandbox_state().lock:
+        found = [
+            c
+            for c in data["conversations"].values()
+            if all(test(_parse_time(c["createdAt"]), bound) for test, bound in tests)
+        ]
+        found.sort(key=lambda c: c["createdAt"], reverse=descending)
+        rows = [_conversation_json(data, c) for c in found[(page - 1) * size : page * size]]
+    more = page * size < len(found)
+    links = {"self": f"/v1/customers/search?page={page}&pageSize={size}", "next": None}
+    if more:
+        links["next"] = f"/v1/customers/search?page={page + 1}&pageSize={size}"
+    return _doc(rows, links=links, meta={"page": page, "pageSize": size, "total": len(found)})
+
+
 @blueprint.get("/conversations/<conv_id>")
 def get_conversation(conv_id: str):
     data = section(PLATFORM)

@@ -1,8 +1,12 @@
-"""`policydesk backtest FILE`: what policydesk would have done with tickets it never saw.
+"""`policydesk backtest`: what policydesk would have done with tickets it never saw.
 
-Each historical ticket (one JSON object a line: `text`, and optionally `id`, `subject`, `email`,
-`name`, `helpdesk`) is classified and routed the way the worker does it (worker.pipeline.policy_for,
-with CLASSIFIER_MIN_CONFIDENCE), then its first turn is simulated on the simulation runtime: every
+The tickets come from a JSON-lines export (one object a line: `text`, and optionally `id`,
+`subject`, `email`, `name`, `helpdesk`), or are read from the configured helpdesk's API: the tickets
+created in a date range (`Helpdesk.tickets_created`), each read back as the worker reads a ticket
+(`get_ticket`: its subject, its first message and the requester the helpdesk has on record). Reading
+them is all that is done with the helpdesk: nothing is written to it. Each ticket is classified
+and routed the way the worker does it (worker.pipeline.policy_for, with CLASSIFIER_MIN_CONFIDENCE),
+then its first turn is simulated on the simulation runtime: every
 write recorded, nothing sent. The report gives the ticket type mix, what each policy would do with
 its tickets (resolve, ask the customer, hand off) and every ticket that would go to people, and why.
 """
@@ -13,9 +17,11 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from connectors.helpdesk.base import Helpdesk
 from policies.classifier import LocalClassifier
 from policydesk.simulation.session import Simulation, SimulationError
 from worker.pipeline import policy_for
@@ -63,6 +69,26 @@ def read_tickets(path: Path) -> list[PastTicket]:
             raise SimulationError(f"{path}:{number}: each line needs a JSON object with a `text`")
         fields = {k: str(data[k]) for k in ("subject", "email", "name", "helpdesk") if data.get(k)}
         tickets.append(PastTicket(id=str(data.get("id") or number), text=str(data["text"]), **fields))
+    return tickets
+
+
+def read_helpdesk(desk: Helpdesk, since: datetime, until: datetime, limit: int) -> list[PastTicket]:
+    """The tickets the helpdesk has from the range, oldest first, at most `limit`: reads only."""
+    tickets = []
+    for ticket_id in desk.tickets_created(since, until, limit):
+        ticket = desk.get_ticket(ticket_id)
+        if not ticket.description.strip():
+            continue  # a ticket an agent opened, with no first message from the customer
+        tickets.append(
+            PastTicket(
+                id=ticket.id,
+                text=ticket.description,
+                subject=ticket.subject,
+                email=ticket.requester_email or "",
+                name=ticket.requester_name or "",
+                helpdesk=desk.name,
+            )
+        )
     return tickets
 
 

@@ -13,6 +13,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from policydesk.simulation.session import Simulation
 
 PROMPT = "customer> "
+BACKTEST_LIMIT = 500
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,9 +48,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "file", type=Path, help='JSON lines {"id", "text", "subject", "email", "name", "helpdesk"}'
+        "file",
+        type=Path,
+        nargs="?",
+        help='JSON lines {"id", "text", "subject", "email", "name", "helpdesk"}; without it, --from reads '
+        "the helpdesk's API",
     )
     parser.add_argument("--helpdesk", choices=["salesforce", "kustomer", "freshdesk"], default="kustomer")
+    parser.add_argument(
+        "--from",
+        dest="since",
+        type=_day,
+        metavar="YYYY-MM-DD",
+        help="read the tickets created from this day on from the helpdesk's API (read-only)",
+    )
+    parser.add_argument(
+        "--to", dest="until", type=_day, metavar="YYYY-MM-DD", help="up to this day, included (default today)"
+    )
+    parser.add_argument(
+        "--limit", type=int, default=BACKTEST_LIMIT, help=f"at most this many (default {BACKTEST_LIMIT})"
+    )
     parser.add_argument(
         "--live-reads", action="store_true", help="read from the store's configured platforms"
     )
@@ -107,7 +126,7 @@ def backtest_main(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from policydesk.simulation.session import SimulationError
 
     try:
-        tickets = read_tickets(args.file)
+        tickets = read_tickets(args.file) if args.file else _helpdesk_tickets(args)
         with _reads(live=args.live_reads):
             verdicts = backtest(tickets, helpdesk=args.helpdesk, live_reads=args.live_reads)
     except SimulationError as exc:
@@ -115,6 +134,34 @@ def backtest_main(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 2
     print(report_text(verdicts), file=out or sys.stdout)
     return 0
+
+
+def _helpdesk_tickets(args: argparse.Namespace) -> list[Any]:
+    """The range's tickets, read from the helpdesk the environment configures (before the sandbox
+    for the policies' reads is pointed at: the tickets are the store's own)."""
+    from connectors.errors import PlatformError
+    from connectors.helpdesk import helpdesk_client
+    from policydesk.simulation.backtest import read_helpdesk
+    from policydesk.simulation.session import SimulationError
+
+    if args.since is None:
+        raise SimulationError("give a JSON-lines FILE, or --from YYYY-MM-DD to read the helpdesk's tickets")
+    until = (args.until or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0)
+    until += timedelta(days=1)
+    if until <= args.since or args.limit < 1:
+        raise SimulationError("--to must not be before --from, and --limit must be at least 1")
+    try:
+        desk = helpdesk_client(args.helpdesk)
+        return read_helpdesk(desk, args.since, until, args.limit)
+    except PlatformError as exc:
+        raise SimulationError(f"cannot read the tickets from {args.helpdesk}: {exc}") from exc
+
+
+def _day(text: str) -> datetime:
+    try:
+        return datetime.combine(date.fromisoformat(text), time(), UTC)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from exc
 
 
 def simulate_main(args: argparse.Namespace, stdin: TextIO | None = None, out: TextIO | None = None) -> int:
