@@ -40,10 +40,10 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from connectors.sandbox.server import SandboxServer  # noqa: E402
 from policydesk import deliveries  # noqa: E402
 from policydesk.customers import OpenedTicket, SandboxCustomers  # noqa: E402
 from policydesk.stack import WebProcess, WorkerProcess  # noqa: E402
+from sandbox.server import SandboxServer  # noqa: E402
 from worker import embedded_redis  # noqa: E402
 
 WHO = {

@@ -80,7 +80,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from connectors.sandbox.server import SandboxServer
+    from sandbox.server import SandboxServer
     from worker.embedded_redis import data_dir
 
     server = SandboxServer(args.host, args.port, cert_dir=data_dir() / "tls", access_log=True)

@@ -24,8 +24,8 @@ from typing import Any
 
 import yaml
 
-from connectors.sandbox import world
 from policydesk.customers import OpenedTicket, SandboxCustomers
+from sandbox import world
 
 SUITE = Path(__file__).resolve().parent.parent / "tests" / "conversation_suite"
 SETS = ("dev", "heldout")
@@ -404,7 +404,7 @@ def describe_would_write(tool: str, args: Mapping[str, Any]) -> dict[str, Any] |
 
 
 def _subscription_by_state(the_world: world.World, state_id: str) -> world.Subscription | None:
-    from connectors.sandbox.smartrr import _id
+    from sandbox.smartrr import _id
 
     return next((s for s in the_world.subscriptions if _id("purchaseState", s.id) == state_id), None)
 

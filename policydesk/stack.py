@@ -195,7 +195,7 @@ def local_stack(
 ) -> Iterator[LocalStack]:
     """The whole deployment on this machine, in `folder`: an embedded Redis, the sandbox, gunicorn and a
     Celery worker of `workers` processes, with fresh webhook secrets; all stopped on exit."""
-    from connectors.sandbox.server import SandboxServer
+    from sandbox.server import SandboxServer
     from worker import embedded_redis
 
     redis_url = embedded_redis.ensure_running(folder / "redis")

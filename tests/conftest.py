@@ -15,7 +15,7 @@ import pytest
 import redis
 import requests
 
-from connectors.sandbox.server import SandboxServer
+from sandbox.server import SandboxServer
 from worker import embedded_redis
 
 TESTS = Path(__file__).parent

@@ -1,6 +1,6 @@
 """The agent engine: a policy's text run by Claude, through the real anthropic SDK, against the sandbox.
 
-Every test scripts the sandbox's Messages API (connectors/sandbox/anthropic.py), so the model's
+Every test scripts the sandbox's Messages API (sandbox/anthropic.py), so the model's
 decisions are fixed and the outcomes are what the engine made of them: which tools ran against the
 real BigCommerce connector over HTTPS, what the customer received, what was handed off and why, what
 the API was sent. The port is a real PolicyPort over the tool registry with a ledger, like the

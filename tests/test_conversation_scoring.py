@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sandbox import world
 from policydesk import conversation_suite as suite
+from sandbox import world
 
 WORLD = world.load()
 

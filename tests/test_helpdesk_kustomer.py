@@ -17,7 +17,7 @@ import sandbox_calls
 from connectors.errors import AuthFailed, NotFound, OutcomeUnknown, Rejected
 from connectors.helpdesk import helpdesk_client
 from connectors.helpdesk.kustomer import KustomerClient
-from connectors.sandbox.kustomer import oid
+from sandbox.kustomer import oid
 
 PLATFORM = "kustomer"
 JANE_CONVERSATION = oid(0x2001)  # open, tagged "vip" by a human, one email from Jane

@@ -17,7 +17,7 @@ from sandbox_calls import choose_reading, inject, log, served_faults, ticket
 from connectors.errors import AuthFailed, NotFound, OutcomeUnknown, RateLimited, Rejected
 from connectors.helpdesk import helpdesk_client
 from connectors.helpdesk.salesforce import SalesforceClient
-from connectors.sandbox.server import SandboxServer
+from sandbox.server import SandboxServer
 
 QUOTED_REPLY = (
     "Thanks, that works for me!\n\n"

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("webhooks", "worker", "policies", "connectors", "policydesk")
+PACKAGES = ("webhooks", "worker", "policies", "connectors", "policydesk", "sandbox")
 PREFIXES = (
     "POLICYDESK",
     "REDIS",

@@ -19,7 +19,7 @@ import requests
 from graphql.validation import NoDeprecatedCustomRule
 
 from connectors import shopify
-from connectors.sandbox import shopify as sandbox_shopify
+from sandbox import shopify as sandbox_shopify
 
 SHARED = Path(os.environ.get("POLICYDESK_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 SCHEMA_FILE = SHARED / "specs" / "shopify" / "admin_schema_2025-01.json.gz"

@@ -21,10 +21,10 @@ from connectors.helpdesk.tools import (
     get_kustomer_account_details,
     get_salesforce_account_details,
 )
-from connectors.sandbox import world
 from connectors.shipengine import get_shipengine_orders
 from connectors.shopify import get_shopify_orders
 from connectors.smartrr import get_smartrr_account_details
+from sandbox import world
 
 WORLD = world.load()
 ORDER_REFERENCE = re.compile(r"#([A-Z]{0,2}-?\d{4,})")

@@ -240,7 +240,7 @@ def _reads(*, live: bool) -> Iterator[None]:
         yield
         return
     from connectors.config import overridden_environ
-    from connectors.sandbox.server import SandboxServer
+    from sandbox.server import SandboxServer
     from worker.embedded_redis import data_dir
 
     sandbox = SandboxServer(cert_dir=data_dir() / "tls").start()

@@ -54,8 +54,8 @@ from typing import Any
 from flask import Blueprint, Flask, Response, g, jsonify, request
 from flask.blueprints import BlueprintSetupState
 
-from connectors.sandbox.app import sandbox_state, section
-from connectors.sandbox.state import Fault
+from sandbox.app import sandbox_state, section
+from sandbox.state import Fault
 
 PLATFORM = "anthropic"
 PREFIX = "/anthropic"

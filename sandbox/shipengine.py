@@ -12,8 +12,8 @@ and absent dates omitted rather than null (the spec's date_time is not nullable)
     404 unknown tracking number     validation / invalid_identifier
     429 (injected as a fault)       system / rate_limit_exceeded, with Retry-After in seconds
 
-Seeded data: one tracking log per parcel of the sandbox's world (connectors/sandbox/world/), the same
-parcels ShipStation lists as shipments (connectors/sandbox/shipstation.py), so the two never
+Seeded data: one tracking log per parcel of the sandbox's world (sandbox/world/), the same
+parcels ShipStation lists as shipments (sandbox/shipstation.py), so the two never
 disagree. World parcel statuses map to status_code / status_detail_code: label_created NY
 SHIPMENT_CREATED, picked_up AC PICKED_UP, in_transit IT IN_TRANSIT, at_local_hub IT HUB_SCAN_IN,
 out_for_delivery IT OUT_FOR_DELIVERY, available_for_pickup SP DELIVERED_TO_PICKUP_POINT, delivered
@@ -32,10 +32,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from connectors.sandbox import world
-from connectors.sandbox.app import sandbox_state, section
-from connectors.sandbox.shipstation import CARRIER_CODES
-from connectors.sandbox.state import Fault
+from sandbox import world
+from sandbox.app import sandbox_state, section
+from sandbox.shipstation import CARRIER_CODES
+from sandbox.state import Fault
 
 PLATFORM = "shipengine"
 PREFIX = "/shipengine"

@@ -25,9 +25,9 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, has_app_context, jsonify, request
 
-from connectors.sandbox import soql, world
-from connectors.sandbox.app import SUBREQUEST, reading, record_write, sandbox_state, section
-from connectors.sandbox.state import Fault
+from sandbox import soql, world
+from sandbox.app import SUBREQUEST, reading, record_write, sandbox_state, section
+from sandbox.state import Fault
 
 PLATFORM = "salesforce"
 # How the org's Email-to-Case links a customer's answer to its Case: by the thread token our email

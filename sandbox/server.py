@@ -9,9 +9,9 @@ from pathlib import Path
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from connectors.sandbox.app import create_app, platform_modules
-from connectors.sandbox.state import SandboxState
-from connectors.sandbox.tls import ensure_certificate
+from sandbox.app import create_app, platform_modules
+from sandbox.state import SandboxState
+from sandbox.tls import ensure_certificate
 
 
 class SandboxServer:

@@ -31,7 +31,7 @@ ACTIVE subscription (else 400). pause/activate switch ACTIVE <-> PAUSED (repeati
 that changes nothing); a CANCELLED subscription refuses all of them. Only changes are recorded as
 writes. No rate-limit headers exist: a throttle (injected as a fault) is a bare 429.
 
-Seeded data: the subscription app's part of the sandbox's world (connectors/sandbox/world/). Smartrr
+Seeded data: the subscription app's part of the sandbox's world (sandbox/world/). Smartrr
 holds a customer relationship for every customer (shopifyId 6100000000 + the customer's number, the
 Shopify customer id), every subscription of subscriptions.yaml as a purchase state (its id the
 `shopifyId`; ACTIVE, PAUSED or CANCELLED) and every Shopify order that names a subscription (its
@@ -48,9 +48,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from connectors.sandbox import world
-from connectors.sandbox.app import reading, record_write, sandbox_state, section
-from connectors.sandbox.state import Fault
+from sandbox import world
+from sandbox.app import reading, record_write, sandbox_state, section
+from sandbox.state import Fault
 
 PLATFORM = "smartrr"
 PREFIX = "/smartrr"

@@ -19,7 +19,7 @@ Partially Shipped or Completed is refused with a 400, as a safety net for the de
 recomputed on every write (subtotal + shipping - discount_amount, no tax); unknown body fields are
 refused instead of ignored, so a connector typo shows up in a test.
 
-Seeded data: the web store's part of the sandbox's world (connectors/sandbox/world/): every
+Seeded data: the web store's part of the sandbox's world (sandbox/world/): every
 customer of the world has an account (customer id = the customer's number) and every order placed in
 the store (`store: bigcommerce`) is an order here, its number the order id. World statuses map to
 status_id: awaiting_payment 7, awaiting_fulfillment 11, on_hold 12, awaiting_shipment 9, shipped 2,
@@ -40,9 +40,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from connectors.sandbox import world
-from connectors.sandbox.app import count_request, record_write, sandbox_state, section
-from connectors.sandbox.state import Fault
+from sandbox import world
+from sandbox.app import count_request, record_write, sandbox_state, section
+from sandbox.state import Fault
 
 PLATFORM = "bigcommerce"
 PREFIX = "/bigcommerce"

@@ -24,7 +24,7 @@ connector can get it wrong:
   done false (it is asynchronous at Shopify); `job(id:)` then reports done true. Only a successful
   cancel is recorded as a write.
 
-Seeded data: the storefront's part of the sandbox's world (connectors/sandbox/world/), every order
+Seeded data: the storefront's part of the sandbox's world (sandbox/world/), every order
 placed with `store: shopify`, subscription deliveries included. An order's name is "#" + its number
 and its id gid://shopify/Order/55000000<number> unless the world gives the id (subscription orders:
 gid://shopify/Order/<id>, the id Smartrr shows); the customer is gid://shopify/Customer/<6100000000 +
@@ -47,9 +47,9 @@ from typing import Any
 import graphql
 from flask import Blueprint, Response, jsonify, request
 
-from connectors.sandbox import world
-from connectors.sandbox.app import reading, record_write, sandbox_state, section
-from connectors.sandbox.state import Fault
+from sandbox import world
+from sandbox.app import reading, record_write, sandbox_state, section
+from sandbox.state import Fault
 
 PLATFORM = "shopify"
 PREFIX = "/shopify"

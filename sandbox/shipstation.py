@@ -14,7 +14,7 @@ payment date ranges, orderNumber, orderStatus, storeId, sortBy/sortDir, page/pag
 that relies on it finds only the latest orders. `POST /_sandbox/shipstation/backfill` adds other
 customers' orders, to be a store bigger than one page.
 
-Seeded data: the sandbox's world (connectors/sandbox/world/) as ShipStation sees it. Every order of
+Seeded data: the sandbox's world (sandbox/world/) as ShipStation sees it. Every order of
 every store is imported (orderNumber = the store's number; advancedOptions.source names the store,
 "Manual" for phone and wholesale orders keyed in here), with orderId the world's id for manual
 orders and 420001... in file order for the others. World statuses map to orderStatus:
@@ -23,7 +23,7 @@ shipByDate), shipped (shipped, partially shipped, completed, and refunded after 
 (cancelled, refunded before shipping), rejected_fulfillment. Each parcel is a shipment, with a voided
 label listed before it when the world names one; carrier codes are ShipEngine's (usps labels are
 stamps_com). The parcels' live status is served by the ShipEngine module
-(connectors/sandbox/shipengine.py) from the same world, so a shipment's tracking number always
+(sandbox/shipengine.py) from the same world, so a shipment's tracking number always
 resolves there.
 """
 
@@ -37,9 +37,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from connectors.sandbox import world
-from connectors.sandbox.app import count_request, sandbox_state, section
-from connectors.sandbox.state import Fault
+from sandbox import world
+from sandbox.app import count_request, sandbox_state, section
+from sandbox.state import Fault
 
 PLATFORM = "shipstation"
 PREFIX = "/shipstation"

@@ -29,10 +29,10 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from connectors.sandbox import world
-from connectors.sandbox.app import count_request, reading, record_write, sandbox_state, section
-from connectors.sandbox.state import Fault
 from connectors.text import html_to_text, looks_like_html
+from sandbox import world
+from sandbox.app import count_request, reading, record_write, sandbox_state, section
+from sandbox.state import Fault
 
 PLATFORM = "kustomer"
 PREFIX = "/kustomer/v1"

@@ -1,6 +1,6 @@
 """The sandbox's Flask app: one blueprint per platform plus a control API under /_sandbox.
 
-Each platform module in connectors/sandbox/ exposes the same contract:
+Each platform module in sandbox/ exposes the same contract:
     PLATFORM: str                      name used in writes, faults and the control API
     PREFIX: str                        URL prefix its blueprint is mounted at
     blueprint: flask.Blueprint         the platform's API, paths as the vendor documents them
@@ -24,7 +24,7 @@ from typing import Any
 
 from flask import Flask, abort, current_app, g, jsonify, request
 
-from connectors.sandbox.state import Fault, SandboxState
+from sandbox.state import Fault, SandboxState
 
 SUBREQUEST = "sandbox.subrequest"  # WSGI environ key of a subrequest of a batch (Salesforce composite)
 
@@ -45,7 +45,7 @@ PLATFORM_MODULES = (
 def platform_modules() -> dict[str, ModuleType]:
     modules = {}
     for name in PLATFORM_MODULES:
-        module = importlib.import_module(f"connectors.sandbox.{name}")
+        module = importlib.import_module(f"sandbox.{name}")
         modules[module.PLATFORM] = module
     return modules
 

@@ -12,7 +12,7 @@ and the paths below it are AfterShip's own. Faithful where a connector can get i
 - X-RateLimit-Limit/-Remaining/-Reset (epoch seconds) on every response; a throttle (injected as a
   fault) is 429 with meta.type "TooManyRequests" and X-RateLimit-Reset = now + the fault's wait.
 
-Seeded data: one tracking per parcel of the sandbox's world (connectors/sandbox/world/), every
+Seeded data: one tracking per parcel of the sandbox's world (sandbox/world/), every
 order of every store, with the order's customer as buyer, order_id = the order's number and
 order_number "#" + it (e.g. "AS-1004" / "#AS-1004", "5001" / "#5001"). World parcel statuses map to
 subtags: label_created InfoReceived_001, picked_up InTransit_002, in_transit InTransit_007,
@@ -35,9 +35,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from connectors.sandbox import world
-from connectors.sandbox.app import count_request, sandbox_state, section
-from connectors.sandbox.state import Fault
+from sandbox import world
+from sandbox.app import count_request, sandbox_state, section
+from sandbox.state import Fault
 
 PLATFORM = "aftership"
 PREFIX = "/aftership/tracking/2025-01"
