@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,17 +16,23 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/policydesk demo
 
-test: $(STAMP)
-	$(BIN)/ruff check .
+test: lint
 	$(BIN)/python -m pytest -q
 
 # the unit tests alone: no gunicorn, Celery worker or crash tests
-test-fast: $(STAMP)
-	$(BIN)/ruff check .
+test-fast: lint
 	$(BIN)/python -m pytest -q -m "not stack and not crash"
 
+# ruff, the formatting, the import contracts and the types; .pre-commit-config.yaml runs the same
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache --no-logo
+	$(BIN)/mypy
+
+# incremental: the cache in .mypy_cache makes a re-run take seconds
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/classify.py

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.config import PlatformConfig, tls_verify
@@ -273,7 +274,8 @@ def find_shipment(tracking_number: str, env: Mapping[str, str] = os.environ) -> 
     ]
     if not matches:
         return None
-    newest = max(matches, key=lambda t: parse_instant(t.get("updated_at")) or parse_instant("1970-01-01"))
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    newest = max(matches, key=lambda t: parse_instant(t.get("updated_at")) or epoch)
     return to_shipment(newest)
 
 

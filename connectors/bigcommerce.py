@@ -525,11 +525,11 @@ def replacement_products(items: Any, lines: list[dict[str, Any]]) -> list[dict[s
             raise ValueError(
                 f"product {product_id}: {quantity} requested but the order had {ordered[product_id]}"
             )
-        line: dict[str, Any] = {"product_id": product_id, "quantity": quantity}
+        row: dict[str, Any] = {"product_id": product_id, "quantity": quantity}
         variant = _int(by_product[product_id].get("variant_id"))
         if variant:
-            line["variant_id"] = variant
-        products.append(line)
+            row["variant_id"] = variant
+        products.append(row)
     return products
 
 

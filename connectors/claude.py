@@ -154,7 +154,8 @@ def claude_error(exc: anthropic.AnthropicError) -> PlatformError:
     if isinstance(exc, anthropic.APIStatusError):
         status = exc.status_code
         body = exc.body if isinstance(exc.body, dict) else {}
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        given = body.get("error")
+        error: dict[str, Any] = given if isinstance(given, dict) else {}
         request_id = exc.response.headers.get("request-id")
         detail = f"{error.get('type', 'error')}: {error.get('message', '')} (request-id {request_id})"
         hint = _retry_after(exc.response.headers)

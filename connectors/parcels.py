@@ -45,8 +45,8 @@ def parse_instant(value: str | None) -> datetime | None:
 
 
 def _pick(values: Iterable[str | None], *, latest: bool) -> str | None:
-    dated = [(parse_instant(v), v) for v in values if v]
-    dated = [(when, v) for when, v in dated if when is not None]
+    parsed = [(parse_instant(v), v) for v in values if v]
+    dated = [(when, v) for when, v in parsed if when is not None]
     if not dated:
         return None
     return (max if latest else min)(dated, key=lambda pair: pair[0])[1]

@@ -239,7 +239,7 @@ def to_subscription(state: Mapping[str, Any]) -> Subscription:
         for item in state.get("stLineItems") or []
         if isinstance(item, dict)
     )
-    skipped = next((state[f] for f in SKIPPED_FIELDS if isinstance(state.get(f), list)), [])
+    skipped: list[Any] = next((state[f] for f in SKIPPED_FIELDS if isinstance(state.get(f), list)), [])
     return Subscription(
         platform=PLATFORM,
         id=str(state.get("shopifyId") or state.get("id") or ""),

@@ -384,7 +384,8 @@ class _Turn:
 
     def run_tool(self, block: Mapping[str, Any], prompt: Prompt, doc: PolicyDocument) -> dict[str, Any]:
         use_id, name = str(block.get("id")), str(block.get("name") or "")
-        args = block.get("input") if isinstance(block.get("input"), Mapping) else {}
+        given = block.get("input")
+        args: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
         builtin = {
             REPLY_TOOL: self.reply,
             HAND_OFF_TOOL: self.model_hand_off,

@@ -10,7 +10,7 @@ the type, and an answer that does not is handed to a person as before.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from policies.classifier import Classification
@@ -44,7 +44,7 @@ class Clarification:
 
 
 def clarifying_question(
-    classification: Classification, handled: Callable[[str], bool], intents: list[str] = ()
+    classification: Classification, handled: Callable[[str], bool], intents: Sequence[str] = ()
 ) -> Clarification | None:
     """The question to ask, or None when one question would not settle the type.
 

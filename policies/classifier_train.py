@@ -14,7 +14,7 @@ import hashlib
 import logging
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +84,7 @@ def training_triples(extra: Mapping[str, Sequence[str]] | None = None) -> list[t
     return [(message_text(e.text, e.subject), e.label, e.group) for e in build_examples(corpus, TRAIN)]
 
 
-def ordered_labels(found: Sequence[str]) -> list[str]:
+def ordered_labels(found: Collection[str]) -> list[str]:
     """Built-in labels first in their usual order, then any others alphabetically."""
     builtin = [label for label in RuleModel.labels if label in found]
     return builtin + sorted(set(found) - set(builtin))

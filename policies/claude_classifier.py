@@ -170,11 +170,14 @@ def parse_classification(
     model's proportions, so the runner-up (what to ask about when unsure) is still meaningful.
     """
     label = raw.get("label")
-    if label not in labels:
+    if not isinstance(label, str) or label not in labels:
         raise InvalidOutput("label is not one of the classifier's labels")
     confidence = raw.get("confidence")
-    number = isinstance(confidence, int | float) and not isinstance(confidence, bool)
-    if not number or not math.isfinite(confidence):
+    if (
+        isinstance(confidence, bool)
+        or not isinstance(confidence, int | float)
+        or not math.isfinite(confidence)
+    ):
         raise InvalidOutput("confidence is not a number")
     if not 0 <= confidence <= 1:
         raise InvalidOutput("confidence is outside 0-1")

@@ -286,9 +286,9 @@ def _parse_front_matter(doc: PolicyDocument, text: str) -> None:
         meta = load_yaml_with_lines(text)
     except yaml.YAMLError as exc:
         mark = _error_mark(exc)
-        line = mark.line + 1 + offset if mark else 1
+        at = mark.line + 1 + offset if mark else 1
         problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]
-        doc.error(line, f"malformed front matter: {problem}")
+        doc.error(at, f"malformed front matter: {problem}")
         return
     if not isinstance(meta, LineDict):
         doc.error(2, "malformed front matter: expected 'key: value' lines")

@@ -808,7 +808,8 @@ class _Run:
             if not 0 <= index < len(items) or not isinstance(items[index], Mapping):
                 continue
             item = dict(items[index])
-            ordered = item.get("quantity") if isinstance(item.get("quantity"), int) else 1
+            given = item.get("quantity")
+            ordered: int = given if isinstance(given, int) else 1
             if quantity is None:
                 if ordered != 1:
                     return None  # "the mug" of two mugs: how many?
@@ -883,8 +884,8 @@ class _Run:
                     self.queue_rest(step, [options[p] for p in picks[1:]])
                 return options[picks[0]]
         show = step.data.get("show")
-        named = {p for text in self.memory.texts for p in by_words(text, options, show)}
-        return options[named.pop()] if len(named) == 1 else None  # "the oat milk creamer"
+        worded = {p for text in self.memory.texts for p in by_words(text, options, show)}
+        return options[worded.pop()] if len(worded) == 1 else None  # "the oat milk creamer"
 
 
 def describe_slot(kind: str, value: Any) -> str:

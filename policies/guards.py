@@ -531,7 +531,8 @@ class GuardedTools:
         """An account found for email E verifies E (the platform filtered by it, we check it did)."""
         if not isinstance(result, Mapping):
             return
-        customer = result.get("customer") if isinstance(result.get("customer"), Mapping) else result
+        nested = result.get("customer")
+        customer: Mapping[str, Any] = nested if isinstance(nested, Mapping) else result
         asked = email_of(args.get("email"))
         found = email_of(customer.get("email")) or asked
         if found is None or (asked is not None and found != asked) or not customer.get("id"):

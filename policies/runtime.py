@@ -12,6 +12,7 @@ happened instead of acting twice.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -43,7 +44,9 @@ class Handoff:
 class PolicyPort(Protocol):
     """Everything the engine may do outside itself. The worker implements it (ledger, helpdesk, tools)."""
 
-    today: date
+    @property
+    def today(self) -> date:
+        """The day the engine reasons about (a simulation may fix it)."""
 
     def call_tool(self, step_key: str, tool: str, args: dict[str, Any]) -> Any:
         """Run a registry tool; return its JSON-able result. Raises connectors.errors types.
@@ -177,7 +180,7 @@ class FlowContext:
     variant: str | None = None  # the offer variant this ticket was assigned (policies with `variants:`)
 
     @classmethod
-    def of(cls, context: FlowContext | dict[str, Any] | None) -> FlowContext:
+    def of(cls, context: FlowContext | Mapping[str, Any] | None) -> FlowContext:
         if isinstance(context, FlowContext):
             return context
         context = context or {}

@@ -12,6 +12,7 @@ sandbox's log can be traced to one conversation.
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import time
@@ -80,7 +81,7 @@ class Conversation:
     def texts(self) -> list[str]:
         return [self.spec["opener"]["text"], *(t["text"] for t in self.turns)]
 
-    def touches(self, the_world: world.World) -> set[str]:
+    def touches(self, the_world: world.World) -> builtins.set[str]:  # `set` is a field here
         """Every customer this conversation could read or change: its writer, and anyone whose email or
         order number it types."""
         found = {self.email.casefold()} if self.email else set()
@@ -293,9 +294,9 @@ def attribute_writes(played: list[Played], log: list[dict[str, Any]]) -> None:
     the_world = world.load()
     owner_of = {}
     for p in played:
-        for email in p.conversation.touches(the_world):
-            owner_of[email] = p
-    created: dict[str, str] = {}  # replacement order id -> customer email
+        for touched in p.conversation.touches(the_world):
+            owner_of[touched] = p
+    created: dict[str, str | None] = {}  # replacement order id -> customer email
     for row in log:
         if row["platform"] not in STORE_PLATFORMS or row.get("fault") or row.get("held"):
             continue
@@ -312,7 +313,7 @@ def attribute_writes(played: list[Played], log: list[dict[str, Any]]) -> None:
 
 
 def describe_write(
-    row: dict[str, Any], the_world: world.World, created: dict[str, str]
+    row: dict[str, Any], the_world: world.World, created: dict[str, str | None]
 ) -> tuple[dict[str, Any] | None, str | None]:
     body, path, method = row.get("body") or {}, row["path"], row["method"]
     if row["platform"] == "smartrr":
@@ -541,7 +542,7 @@ def reads_as(text: str) -> str | None:
     """The language whose common words the text uses most (None when too short to tell)."""
     words = re.findall(r"[a-zà-ÿß]+", text.casefold())
     counts = {lang: sum(w in common for w in words) for lang, common in LANGUAGE_WORDS.items()}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=lambda lang: counts[lang])
     return best if counts[best] >= 2 else None
 
 

@@ -66,7 +66,9 @@ class SandboxCustomers:
                     f"/_sandbox/kustomer/tickets/{ticket_id}/messages/{message_id}/release", {}
                 ),
             )
-            sent = (conversation, message) if first == "conversation" else (message, conversation)
+            sent: tuple[Delivery, ...] = (
+                (conversation, message) if first == "conversation" else (message, conversation)
+            )
         elif helpdesk == "freshdesk":
             sent = (
                 deliveries.freshdesk_ticket_created(ticket_id, subject, text, email, name, simple=simple),

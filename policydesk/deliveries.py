@@ -47,7 +47,7 @@ class Delivery:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     query: dict[str, str] = field(default_factory=dict)
-    happens_first: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+    happens_first: Callable[[], object] | None = field(default=None, compare=False, repr=False)
 
     def signed_kustomer(self, secret: str) -> Delivery:
         """Kustomer's signature: lowercase hex HMAC-SHA256 of the body keyed with the webhook token."""
@@ -130,7 +130,7 @@ def _kustomer(name: str, data: dict[str, Any], secret: str | None, org: str) -> 
 
 def kustomer_conversation_created(
     conversation_id: str,
-    customer_id: str,
+    customer_id: str | None,
     subject: str,
     *,
     direction: str = "in",
@@ -175,7 +175,7 @@ def kustomer_conversation_created(
 
 def kustomer_customer_message(
     conversation_id: str,
-    customer_id: str,
+    customer_id: str | None,
     text: str,
     *,
     message_id: str | None = None,

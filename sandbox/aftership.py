@@ -316,7 +316,7 @@ def _checkpoints(subtag: str, slug: str, start: int, end: int) -> list[dict[str,
     """The parcel's events, spread evenly from day `start` to day `end` (relative to T)."""
     steps = _steps(subtag)
     span = max(1, len(steps) - 1)
-    result = []
+    result: list[dict[str, Any]] = []
     for i, (tag, sub, message, city, state) in enumerate(steps):
         day = start + round((end - start) * i / span)
         result.append(

@@ -51,7 +51,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from flask.blueprints import BlueprintSetupState
 
 from sandbox.app import sandbox_state, section
@@ -705,7 +705,7 @@ def _list_requests():
 def _register_control_api(setup: BlueprintSetupState) -> None:
     """The control routes live under /_sandbox like every other platform's, not under this blueprint's
     prefix, so they are added to the app itself when the blueprint is registered."""
-    app: Flask = setup.app
+    app = setup.app
     base = f"/_sandbox/{PLATFORM}"
     app.add_url_rule(f"{base}/scripts", "anthropic_add_script", _add_script, methods=["POST"])
     app.add_url_rule(f"{base}/scripts", "anthropic_list_scripts", _list_scripts, methods=["GET"])

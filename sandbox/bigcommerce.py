@@ -655,7 +655,8 @@ def create_order(store_hash: str):
         if isinstance(lines, Response):
             return lines
         billing = {field: str(body["billing_address"].get(field) or "") for field in ADDRESS_FIELDS}
-        customer_id = body.get("customer_id") if isinstance(body.get("customer_id"), int) else 0
+        given = body.get("customer_id")
+        customer_id = given if isinstance(given, int) else 0
         order = _order_row(order_id, customer_id, billing, created=now())
         _set_status(order, body.get("status_id", 1))
         order.update(

@@ -412,7 +412,7 @@ def _add_conversation(ticket_id: int, *, note: bool):
                 private=False,
                 user_id=body.get("user_id") or BOT_AGENT_ID,
                 from_email=body.get("from_email") or SUPPORT_EMAIL,
-                to_emails=[requester.get("email")] if requester.get("email") else [],
+                to_emails=[str(requester["email"])] if requester.get("email") else [],
                 source=CONVERSATION_SOURCE_REPLY,
             )
         response = jsonify(conversation)

@@ -114,7 +114,7 @@ class FieldSpec:
     refers_to: tuple[str, ...] = ()
 
 
-RO = {"create": False, "update": False}
+RO: dict[str, Any] = {"create": False, "update": False}
 SCHEMA: dict[str, dict[str, FieldSpec]] = {
     "Case": {
         "Id": FieldSpec("id", **RO),
@@ -392,7 +392,8 @@ def add_customer_message(sec: dict[str, Any], ticket_id: str, text: str) -> dict
         new_case = create_ticket(
             sec, subject=subject, text=text, email=case.get("SuppliedEmail"), name=case.get("SuppliedName")
         )
-        return {**new_case, "new_case": True}
+        answer: dict[str, Any] = {**new_case, "new_case": True}
+        return answer
     message = _incoming_email(
         sec,
         case,
@@ -980,7 +981,7 @@ def _resolve_query(query: soql.Query) -> tuple[str, soql.Query]:
 def _check_condition(sobject: str, condition: soql.Condition) -> soql.Condition:
     spec = SCHEMA[sobject][condition.field]
     values = condition.value if condition.op in ("in", "not in") else (condition.value,)
-    checked = []
+    checked: list[Any] = []
     for value in values:
         if value is None:
             checked.append(None)

@@ -340,7 +340,7 @@ def _status(order: world.Order) -> str:
 
 
 def _order(order: world.Order, order_id: int) -> dict[str, Any]:
-    items = [
+    items: list[dict[str, Any]] = [
         {
             "orderItemId": order_id * 10 + i,
             "lineItemKey": f"{order.number}-{i}",

@@ -241,7 +241,7 @@ def query_cost(document: graphql.DocumentNode, variables: dict[str, Any]) -> int
         if definition.operation == graphql.OperationType.MUTATION:
             cost += MUTATION_COST
         else:
-            cost += _selection_cost(definition.selection_set, SCHEMA.query_type, fragments, variables)
+            cost += _selection_cost(definition.selection_set, QUERY_TYPE, fragments, variables)
     return max(1, cost)
 
 
@@ -388,13 +388,21 @@ def _line_items(obj: dict[str, Any], _info: Any, **args: Any) -> dict[str, Any]:
     return _connection(obj.get("lineItems") or [], args.get("first"), args.get("last"))
 
 
-SCHEMA.query_type.fields["orders"].resolve = resolve_orders
-SCHEMA.query_type.fields["order"].resolve = resolve_order
-SCHEMA.query_type.fields["job"].resolve = resolve_job
-SCHEMA.mutation_type.fields["orderCancel"].resolve = resolve_order_cancel
-SCHEMA.get_type("Order").fields["fulfillments"].resolve = _sliced("fulfillments")
-SCHEMA.get_type("Order").fields["lineItems"].resolve = _line_items
-SCHEMA.get_type("Fulfillment").fields["trackingInfo"].resolve = _sliced("trackingInfo")
+def _object_type(found: graphql.GraphQLNamedType | None) -> graphql.GraphQLObjectType:
+    """One of our schema's object types; anything else means the schema file is broken."""
+    if not isinstance(found, graphql.GraphQLObjectType):
+        raise TypeError(f"the Shopify schema has no object type here: {found!r}")
+    return found
+
+
+QUERY_TYPE = _object_type(SCHEMA.query_type)
+QUERY_TYPE.fields["orders"].resolve = resolve_orders
+QUERY_TYPE.fields["order"].resolve = resolve_order
+QUERY_TYPE.fields["job"].resolve = resolve_job
+_object_type(SCHEMA.mutation_type).fields["orderCancel"].resolve = resolve_order_cancel
+_object_type(SCHEMA.get_type("Order")).fields["fulfillments"].resolve = _sliced("fulfillments")
+_object_type(SCHEMA.get_type("Order")).fields["lineItems"].resolve = _line_items
+_object_type(SCHEMA.get_type("Fulfillment")).fields["trackingInfo"].resolve = _sliced("trackingInfo")
 
 
 # ---- API ----------------------------------------------------------------------------------------

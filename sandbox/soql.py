@@ -211,7 +211,8 @@ def execute(query: Query, records: Iterable[Mapping[str, Any]]) -> list[Mapping[
     for order in reversed(query.order_by):  # stable sorts, last key first
         present = [r for r in rows if r.get(order.field) is not None]
         missing = [r for r in rows if r.get(order.field) is None]
-        present.sort(key=lambda r, f=order.field: _comparable(r[f]), reverse=order.descending)
+        field = order.field
+        present.sort(key=lambda r: _comparable(r[field]), reverse=order.descending)
         rows = present + missing if order.effective_nulls_last else missing + present
     return rows if query.limit is None else rows[: query.limit]
 

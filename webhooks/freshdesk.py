@@ -47,7 +47,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from werkzeug.datastructures import Authorization
+from werkzeug.datastructures import Authorization, Headers
 
 from webhooks.responses import WebhookError, clean_email, load_json_object, log_value, secret_equal
 from webhooks.settings import WebhookSettings
@@ -65,7 +65,7 @@ _SALVAGE = re.compile(
 )
 
 
-def verify(headers: Mapping[str, str], query: Mapping[str, str], settings: WebhookSettings) -> None:
+def verify(headers: Mapping[str, str] | Headers, query: Mapping[str, str], settings: WebhookSettings) -> None:
     """Raise 401 unless a configured method (basic auth, URL token) matches, compared in constant time."""
     methods = []
     if settings.freshdesk_basic_configured:

@@ -19,6 +19,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from werkzeug.datastructures import Headers
+
 from webhooks.responses import WebhookError, clean_email, load_json_object, log_value
 from webhooks.settings import WebhookSettings
 from worker.events import TicketEvent
@@ -31,7 +33,7 @@ SIGNATURE_HEADER = "X-Kustomer-Webhook-Signature"
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-def verify(headers: Mapping[str, str], body: bytes, settings: WebhookSettings) -> None:
+def verify(headers: Mapping[str, str] | Headers, body: bytes, settings: WebhookSettings) -> None:
     """Raise 401 unless the signature is the hex HMAC-SHA256 of these exact bytes with our token."""
     secret = settings.kustomer_secret
     if not secret:

@@ -9,6 +9,7 @@ reply is looked up by its text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from connectors.helpdesk.base import Helpdesk, TicketStatus
@@ -39,7 +40,7 @@ class TicketActions:
         ticket_type = self.conversation.ticket_type
         return [type_tag(ticket_type)] if ticket_type else []
 
-    def hand_off(self, step: str, note: str, extra_tags: list[str] = ()) -> None:
+    def hand_off(self, step: str, note: str, extra_tags: Sequence[str] = ()) -> None:
         """Give the ticket to humans. The note goes first (the agent's context), then one update that
         assigns the group, reopens the ticket and sets the lifecycle tag: the visible sign that the
         hand-off is complete."""
@@ -54,7 +55,7 @@ class TicketActions:
     def resolve(self, step: str) -> None:
         self.update(step, "resolved", "resolved")
 
-    def tag(self, step: str, add: list[str], remove: list[str] = ()) -> list[str]:
+    def tag(self, step: str, add: list[str], remove: Sequence[str] = ()) -> list[str]:
         args = {"add": sorted(add), "remove": sorted(remove)}
         return self.ledger.perform(
             step,
@@ -73,7 +74,7 @@ class TicketActions:
         step: str,
         lifecycle: str | None = None,
         status: TicketStatus | None = None,
-        extra_tags: list[str] = (),
+        extra_tags: Sequence[str] = (),
         *,
         to_humans: bool = False,
     ) -> list[str]:
@@ -92,7 +93,12 @@ class TicketActions:
         )
 
     def _change(
-        self, lifecycle: str | None, status: TicketStatus | None, extra_tags: list[str], *, to_humans: bool
+        self,
+        lifecycle: str | None,
+        status: TicketStatus | None,
+        extra_tags: Sequence[str],
+        *,
+        to_humans: bool,
     ) -> dict[str, Any]:
         """The arguments of Helpdesk.update for this lifecycle step."""
         add: list[str] = []

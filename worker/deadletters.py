@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -38,7 +38,7 @@ def add(
     }
     pipe = client.pipeline()
     pipe.set(RECORD_PREFIX + letter_id, json.dumps(record, default=str), ex=settings.dead_letter_ttl)
-    pipe.zadd(INDEX, {letter_id: record["at"]})
+    pipe.zadd(INDEX, {letter_id: cast(float, record["at"])})
     pipe.zremrangebyrank(INDEX, 0, -settings.dead_letter_cap - 1)
     pipe.zremrangebyscore(INDEX, "-inf", time.time() - settings.dead_letter_ttl)
     pipe.expire(INDEX, settings.dead_letter_ttl)
@@ -48,7 +48,7 @@ def add(
 
 def listing(client: redis.Redis) -> list[dict[str, Any]]:
     """Every kept dead letter, oldest first; index entries whose record expired are pruned."""
-    ids = client.zrange(INDEX, 0, -1)
+    ids = cast(list[str], client.zrange(INDEX, 0, -1))
     if not ids:
         return []
     records = client.mget([RECORD_PREFIX + i for i in ids])

@@ -14,6 +14,7 @@ import secrets
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import redis
 STATE_FILE = "redis.json"
 
 
-def data_dir(env: dict[str, str] | os._Environ = os.environ) -> Path:
+def data_dir(env: Mapping[str, str] = os.environ) -> Path:
     return Path(env.get("POLICYDESK_DATA_DIR") or Path.cwd() / ".policydesk").resolve()
 
 

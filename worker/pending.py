@@ -11,6 +11,7 @@ set is as small as the work in flight.
 from __future__ import annotations
 
 import time
+from typing import cast
 
 import redis
 
@@ -36,8 +37,8 @@ def done(client: redis.Redis, task_id: str | None) -> None:
 
 def stale(client: redis.Redis, older_than: float, limit: int = 200) -> list[tuple[str, str]]:
     """(task id, ticket key) of events accepted before `older_than`, oldest first."""
-    ids = client.zrangebyscore(INDEX, "-inf", older_than, start=0, num=limit)
+    ids = cast(list[str], client.zrangebyscore(INDEX, "-inf", older_than, start=0, num=limit))
     if not ids:
         return []
-    keys = client.hmget(TICKETS, ids)
+    keys = cast(list[str | None], client.hmget(TICKETS, ids))
     return [(i, k) for i, k in zip(ids, keys, strict=True) if k]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
@@ -36,14 +36,14 @@ class Helpdesk(Protocol):
         *,
         status: TicketStatus | None = None,
         group: str | None = None,
-        add_tags: list[str] = (),
-        remove_tags: list[str] = (),
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
     ) -> list[str]:
         """Status, group and tags in one write (Freshdesk's ticket PUT, Kustomer's conversation PATCH,
         Salesforce's Case update), sending only what differs; tags merged as `set_tags` does. Returns
         the new tag set. The three calls below are this with one field each."""
 
-    def set_tags(self, ticket_id: str, add: list[str], remove: list[str] = ()) -> list[str]:
+    def set_tags(self, ticket_id: str, add: list[str], remove: Sequence[str] = ()) -> list[str]:
         """Merge tags into the ticket's existing ones (never drop tags a human set); return the new set."""
 
     def assign_to_group(self, ticket_id: str, group_id: str) -> None:
@@ -96,10 +96,18 @@ class Helpdesk(Protocol):
 class UpdatesInOneWrite:
     """`set_tags`, `assign_to_group` and `set_status` as the client's `update` with one field each."""
 
-    def update(self, ticket_id: str, **change: Any) -> list[str]:
+    def update(
+        self,
+        ticket_id: str,
+        *,
+        status: TicketStatus | None = None,
+        group: str | None = None,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+    ) -> list[str]:
         raise NotImplementedError
 
-    def set_tags(self, ticket_id: str, add: list[str], remove: list[str] = ()) -> list[str]:
+    def set_tags(self, ticket_id: str, add: list[str], remove: Sequence[str] = ()) -> list[str]:
         return self.update(ticket_id, add_tags=add, remove_tags=remove)
 
     def assign_to_group(self, ticket_id: str, group_id: str) -> None:

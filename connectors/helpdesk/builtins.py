@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors.config import PlatformConfig
 from connectors.errors import NotConfigured
 from connectors.tools import register_platform, tool
 
 PLATFORM = "helpdesk"
-register_platform(PLATFORM, lambda env: True)  # the ticket's own helpdesk: always there
+# the ticket's own helpdesk: always there
+register_platform(PLATFORM, lambda env: PlatformConfig(PLATFORM, "", {}))
 
 
 @tool(platform=PLATFORM, writes=True, guards=("verified_customer", "owns_order"))

@@ -8,7 +8,7 @@ private=false whose HTML still carries the quoted thread.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -68,8 +68,8 @@ class FreshdeskClient(UpdatesInOneWrite):
         *,
         status: TicketStatus | None = None,
         group: str | None = None,
-        add_tags: list[str] = (),
-        remove_tags: list[str] = (),
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
     ) -> list[str]:
         """One `PUT tickets/{id}` for tags, group and status together; only what differs is sent.
         Tags are merged with the ticket's own (PUT replaces the list: a blind write would drop a
@@ -129,7 +129,7 @@ class FreshdeskClient(UpdatesInOneWrite):
             requester_email=requester.get("email"),
             requester_name=requester.get("name"),
             customer_id=_str_or_none(ticket.get("requester_id")),
-            status=STATUS_NAMES.get(ticket.get("status"), _str_or_none(ticket.get("status"))),
+            status=_status_name(ticket.get("status")),
             tags=tuple(ticket.get("tags") or ()),
             group_id=_str_or_none(ticket.get("group_id")),
             assignee_id=_str_or_none(ticket.get("responder_id")),
@@ -284,3 +284,9 @@ def _numeric(what: str, value: str) -> int:
 
 def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _status_name(status: Any) -> str | None:
+    """Freshdesk's numeric status as our name; a status we do not know keeps its own text."""
+    known = STATUS_NAMES.get(status) if isinstance(status, int) else None
+    return known or _str_or_none(status)

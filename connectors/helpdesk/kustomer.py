@@ -16,7 +16,7 @@ Kustomer specifics this hides:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -112,8 +112,8 @@ class KustomerClient(UpdatesInOneWrite):
         *,
         status: TicketStatus | None = None,
         group: str | None = None,
-        add_tags: list[str] = (),
-        remove_tags: list[str] = (),
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
     ) -> list[str]:
         """One `PATCH /conversations/{id}` for tags, team and status together; only what differs is
         sent. Tags are read, merged by name and written as ids (PATCH replaces the list, so a blind
@@ -202,7 +202,7 @@ class KustomerClient(UpdatesInOneWrite):
             requester_email=_customer_email(customer) if customer else None,
             requester_name=_attrs(customer).get("name") if customer else None,
             customer_id=customer_id,
-            status=STATUS_NAMES.get(attributes.get("status"), attributes.get("status")),
+            status=_status_name(attributes.get("status")),
             tags=tuple(names.get(t, t) for t in attributes.get("tags") or ()),
             group_id=teams[0] if teams else None,
             assignee_id=users[0] if users else None,
@@ -442,3 +442,7 @@ def _safe(ident: str) -> str:
     if not _SAFE_ID.match(text):
         raise Rejected("kustomer", "malformed id")
     return text
+
+
+def _status_name(status: Any) -> Any:
+    return STATUS_NAMES.get(status, status) if isinstance(status, str) else status

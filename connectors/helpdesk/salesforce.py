@@ -29,7 +29,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlparse
@@ -214,8 +214,8 @@ class SalesforceClient(UpdatesInOneWrite):
         *,
         status: TicketStatus | None = None,
         group: str | None = None,
-        add_tags: list[str] = (),
-        remove_tags: list[str] = (),
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
     ) -> list[str]:
         """One Case update for owner (a queue), status and the tags picklist together; only what differs
         is sent. The picklist is merged with the Case's own values, read in this turn's Case read."""
@@ -231,8 +231,8 @@ class SalesforceClient(UpdatesInOneWrite):
         case_id: str,
         status: TicketStatus | None = None,
         group: str | None = None,
-        add_tags: list[str] = (),
-        remove_tags: list[str] = (),
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
     ) -> tuple[dict[str, Any], list[str]]:
         """The Case fields `update` would write (only those that differ) and the merged tags."""
         if status is not None and status not in self.statuses:
@@ -499,11 +499,13 @@ class SalesforceClient(UpdatesInOneWrite):
     def _retrying(self, func: Callable[[], T]) -> T:
         return make_retrying(attempts=self.attempts, max_wait=self.max_wait)(func)
 
-    def _once(self, operation: str, func: Callable[[Salesforce], T]) -> T:
+    # sObjects are reached by attribute name (sf.Case, sf.CaseComment), which simple_salesforce's
+    # types cannot express; the calls below take the client as Any for that reason.
+    def _once(self, operation: str, func: Callable[[Any], T]) -> T:
         """A create: one attempt, ambiguous failures are OutcomeUnknown."""
         return self._call(operation, func, safe=False)
 
-    def _call(self, operation: str, func: Callable[[Salesforce], T], *, safe: bool) -> T:
+    def _call(self, operation: str, func: Callable[[Any], T], *, safe: bool) -> T:
         sf = self._api()
         try:
             result = func(sf)

@@ -113,7 +113,7 @@ def reading_tool(question: Question) -> dict[str, Any]:
 def _content(text: str, question: Question) -> str:
     parts = []
     if question.kind != "open":
-        asked = {"kind": question.kind, "question": question.text[:1500]}
+        asked: dict[str, Any] = {"kind": question.kind, "question": question.text[:1500]}
         if question.labels:
             asked["options"] = {str(i): label for i, label in enumerate(question.labels, start=1)}
         if question.topic:

@@ -191,8 +191,8 @@ class Reading:
             for i in data.get("items") or []
             if isinstance(i, Mapping) and i.get("name")
         ]
-        facts = data.get("facts") if isinstance(data.get("facts"), Mapping) else {}
-        quantities = data.get("quantities") if isinstance(data.get("quantities"), Mapping) else {}
+        facts = _mapping(data.get("facts"))
+        quantities = _mapping(data.get("quantities"))
         return cls(
             language=data.get("language") if isinstance(data.get("language"), str) else None,
             intents=strings(data.get("intents"), INTENTS),
@@ -204,7 +204,7 @@ class Reading:
             problem=data.get("problem") if data.get("problem") in PROBLEMS else None,
             facts={k: v for k, v in facts.items() if k in FACTS and isinstance(v, bool)},
             address=data.get("address") if isinstance(data.get("address"), str) else None,
-            answer=data.get("answer") if data.get("answer") in ANSWERS else "unclear",
+            answer=str(data["answer"]) if data.get("answer") in ANSWERS else "unclear",
             qualifiers=strings(data.get("qualifiers"), QUALIFIERS),
             picks=[int(p) for p in data.get("picks") or [] if isinstance(p, int) and not isinstance(p, bool)],
             quantities={
@@ -214,3 +214,7 @@ class Reading:
             },
             reader=str(data.get("reader") or "local"),
         )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}

@@ -34,8 +34,8 @@ def load_script(path: Path) -> Script:
         raise SimulationError(f"cannot read the script {path}: {exc.strerror or exc}") from exc
     if path.suffix.lower() not in STRUCTURED:
         lines = [line.strip() for line in text.splitlines()]
-        turns = [line for line in lines if line and not line.startswith("#")]
-        return _checked(Script(turns), path)
+        kept = [line for line in lines if line and not line.startswith("#")]
+        return _checked(Script(kept), path)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

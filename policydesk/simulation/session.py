@@ -51,11 +51,11 @@ def find_policy(reference: str, library: PolicyLibrary | None = None) -> tuple[P
             raise SimulationError(f"{reference} is not a valid policy: {problems}")
         others = [d for d in library if d.id != doc.id]
         return doc, PolicyLibrary([doc, *others])
-    doc = library.find(reference)
-    if doc is None:
+    found = library.find(reference)
+    if found is None:
         known = ", ".join(sorted(d.id for d in library if d.id))
         raise SimulationError(f"unknown policy {reference!r}; the library has: {known}")
-    return doc, library
+    return found, library
 
 
 def parse_context(pairs: list[str], base: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -408,8 +408,8 @@ def _order(row: dict[str, Any], refs: _Refs) -> Order:
 
 
 def _period(value: Any, where: str) -> tuple[int, str]:
-    count, _, unit = str(value).strip().partition(" ")
-    unit = PERIOD_UNITS.get(unit.rstrip("s"))
+    count, _, word = str(value).strip().partition(" ")
+    unit = PERIOD_UNITS.get(word.rstrip("s"))
     if not count.isdigit() or unit is None:
         raise WorldError(f"{where}: {value!r} is not a period like '2 weeks' or '1 month'")
     return int(count), unit

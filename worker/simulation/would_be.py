@@ -127,7 +127,8 @@ def _next_after(when: Any, frequency: Any) -> str | None:
     if match is None:
         return None
     count, unit = int(match.group(1) or 1), match.group(2).lower()
-    return (start + relativedelta(**{f"{unit}s": count})).isoformat()
+    step = relativedelta(**{f"{unit}s": count})  # type: ignore[arg-type]  # years, months, weeks or days
+    return (start + step).isoformat()
 
 
 _BUILDERS: dict[str, Callable[[Mapping[str, Any], Seen, date], dict[str, Any]]] = {
