@@ -4,7 +4,8 @@ Usage: .venv/bin/python bench/classify.py [--threshold T] [--details] [FILES...]
 
 Measured on three kinds of messages, reported separately:
 - held-out: messages grown from the fifth of our own written lines that training never sees
-  (policies/classifier_corpus.py decides which, by a seeded hash). Figures only: no line is printed.
+  (policies/understanding/classifier_corpus.py decides which, by a seeded hash). Figures only: no line is
+  printed.
 - real messages: every *.jsonl in ../shared/data (or the files named), per file and per source.
   Licensed for measuring only; this script reads them and copies nothing.
 - skip set: bench/skip_shipment.jsonl, our own labelled subscription messages (skip, pause, delay,
@@ -35,10 +36,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from policies.classifier import Classification, Classifier, LocalClassifier  # noqa: E402
-from policies.classifier_corpus import HELDOUT, build_examples, load_corpus  # noqa: E402
-from policies.classifier_model import message_text  # noqa: E402
-from policies.classifier_rules import RuleModel  # noqa: E402
+from policies.understanding.classifier import Classification, Classifier, LocalClassifier  # noqa: E402
+from policies.understanding.classifier_corpus import HELDOUT, build_examples, load_corpus  # noqa: E402
+from policies.understanding.classifier_model import message_text  # noqa: E402
+from policies.understanding.classifier_rules import RuleModel  # noqa: E402
 
 SHARED = Path(os.environ.get("POLICYDESK_SHARED", REPO.parent / "shared"))
 DEFAULT_DIR = SHARED / "data"
@@ -296,9 +297,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
 
     before_load = load_seconds(
-        "from policies.classifier_rules import RuleModel; c = RuleModel(); c.classify = c.probabilities"
+        "from policies.understanding.classifier_rules import RuleModel; "
+        "c = RuleModel(); c.classify = c.probabilities"
     )
-    after_load = load_seconds("from policies.classifier import LocalClassifier; c = LocalClassifier()")
+    after_load = load_seconds(
+        "from policies.understanding.classifier import LocalClassifier; c = LocalClassifier()"
+    )
     print(
         f"import + load + first prediction: before {before_load * 1000:.0f} ms, "
         f"after {after_load * 1000:.0f} ms ({after_load / before_load:.2f}x)"

@@ -28,8 +28,8 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from policies.classifier import LocalClassifier  # noqa: E402
 from policies.understanding import Question  # noqa: E402
+from policies.understanding.classifier import LocalClassifier  # noqa: E402
 from policies.understanding.language import detect_language  # noqa: E402
 from policies.understanding.local import read_locally  # noqa: E402
 

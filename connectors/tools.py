@@ -5,7 +5,7 @@ A tool's canonical name joins lower-case words with underscores, platform names 
 `@GetShipEngineOrders`, `@getshipengineorders` and `@get_shipengine_orders` are one tool.
 Each tool carries the JSON schema of its arguments (derived from the signature), whether it reads or
 writes, the platform it needs and the guards that apply to it. Both engines call tools through
-policies.guards.GuardedTools, which checks those guards and then reaches `invoke` through the worker's
+policies.engines.guards.GuardedTools, which checks those guards and then reaches `invoke` through the worker's
 port and its action ledger, so they see the same tools under the same rules.
 """
 

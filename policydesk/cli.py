@@ -96,13 +96,13 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def _classify(args: argparse.Namespace) -> int:
-    from policies.classify_cli import main as classify_main
+    from policies.understanding.classify_cli import main as classify_main
 
     return classify_main(sys.stdin, sys.stdout)
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from policies.lint import validate_main
+    from policies.document.lint import validate_main
 
     return validate_main(args.paths, sys.stdout)
 
@@ -126,7 +126,7 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _tools(args: argparse.Namespace) -> int:
-    from policies.tool_menu import tools_main
+    from policies.document.tool_menu import tools_main
 
     return tools_main(sys.stdout)
 

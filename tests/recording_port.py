@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from connectors.tools import ToolRegistry
-from policies.runtime import Handoff
+from policies.engines.runtime import Handoff
 
 TODAY = date(2025, 3, 10)
 

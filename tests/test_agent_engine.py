@@ -19,13 +19,13 @@ from recording_port import TODAY, RecordingPort, RememberingPort
 
 from connectors.claude import claude_client
 from connectors.tools import ToolRegistry, load_all_tools
-from policies.agent import AgentEngine, agent_key
-from policies.agent_prompt import BUILTIN_TOOLS
-from policies.document import parse_policy
-from policies.engines import PolicyEngine, choose_engine
-from policies.library import PolicyLibrary
-from policies.lint import lint_document
-from policies.runtime import PolicyPort, PolicyState
+from policies.document.library import PolicyLibrary
+from policies.document.lint import lint_document
+from policies.document.loader import parse_policy
+from policies.engines.agent import AgentEngine, agent_key
+from policies.engines.agent_prompt import BUILTIN_TOOLS
+from policies.engines.engine import PolicyEngine, choose_engine
+from policies.engines.runtime import PolicyPort, PolicyState
 
 AF = "awaiting.fulfillment@bigcommerce.example"  # owns 5007, not shipped yet
 DE = "delivered.eligible@bigcommerce.example"  # owns 5001, delivered

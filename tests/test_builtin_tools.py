@@ -13,7 +13,7 @@ import sandbox_calls
 from connectors.errors import NotConfigured
 from connectors.helpdesk import helpdesk_client
 from connectors.tools import REGISTRY, load_all_tools
-from policies.tool_menu import tools_main
+from policies.document.tool_menu import tools_main
 from worker import builtin_tools
 from worker.builtin_tools import CLAIM_TAG, claim_key, claims_for, run
 from worker.conversation import Conversation

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from policies.clarify import Clarification, clarifying_question, settle
-from policies.classifier import Classification
+from policies.understanding.clarify import Clarification, clarifying_question, settle
+from policies.understanding.classifier import Classification
 from policies.understanding.local import LocalReader
 
 HANDLED = {"wismo", "cancellation", "replacement", "skip_shipment"}.__contains__

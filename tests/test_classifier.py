@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from policies.classifier import LABELS, Classification, Classifier, LocalClassifier
-from policies.classify_cli import main as classify_main
-from policies.claude_classifier import default_classifier
-from policies.text import clean_text
+from policies.understanding.classifier import LABELS, Classification, Classifier, LocalClassifier
+from policies.understanding.classify_cli import main as classify_main
+from policies.understanding.claude_classifier import default_classifier
+from policies.understanding.text import clean_text
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("POLICYDESK_SHARED", REPO.parent / "shared"))
@@ -320,7 +320,7 @@ def test_a_new_type_needs_twenty_examples() -> None:
 def test_the_claude_tool_offers_the_added_type(with_prescriptions: LocalClassifier) -> None:
     import anthropic
 
-    from policies.claude_classifier import ClaudeClassifier
+    from policies.understanding.claude_classifier import ClaudeClassifier
 
     claude = ClaudeClassifier(anthropic.Anthropic(api_key="unused"), with_prescriptions)
     assert claude.tool["input_schema"]["properties"]["label"]["enum"] == list(with_prescriptions.labels)
@@ -329,9 +329,10 @@ def test_the_claude_tool_offers_the_added_type(with_prescriptions: LocalClassifi
 
 def test_the_shipped_model_was_built_from_the_current_examples() -> None:
     """Edit classifier_examples.md (or the code growing it) and this fails until the model is rebuilt
-    with `python -m policies.classifier_train`; a worker would otherwise train at every start."""
-    from policies.classifier_model import LinearModel
-    from policies.classifier_train import MODEL_PATH, sources_fingerprint
+    with `python -m policies.understanding.classifier_train`; a worker would otherwise train at every
+    start."""
+    from policies.understanding.classifier_model import LinearModel
+    from policies.understanding.classifier_train import MODEL_PATH, sources_fingerprint
 
     assert LinearModel.load(MODEL_PATH).fingerprint == sources_fingerprint()
 
@@ -409,7 +410,10 @@ def test_cli_as_a_process_never_prints_a_traceback() -> None:
 
     payload = b'{"id": "a", "text": "skip my next box"}\n\xff\xfe garbage\n{"id": "b", "text": null}\n'
     proc = subprocess.run(
-        [sys.executable, "-m", "policies.classify_cli"], input=payload, capture_output=True, timeout=60
+        [sys.executable, "-m", "policies.understanding.classify_cli"],
+        input=payload,
+        capture_output=True,
+        timeout=60,
     )
     assert proc.returncode == 1
     assert b"Traceback" not in proc.stderr
@@ -466,7 +470,7 @@ def test_measured_quality_on_held_out_examples(classifier: Classifier) -> None:
 
     bench/classify.py measures macro-F1 0.855 and expected calibration error 0.09 on them.
     """
-    from policies.classifier_corpus import HELDOUT, build_examples, load_corpus
+    from policies.understanding.classifier_corpus import HELDOUT, build_examples, load_corpus
 
     pairs, gaps = [], []
     for example in build_examples(load_corpus(), HELDOUT):

@@ -19,8 +19,8 @@ from connectors.claude import (
     claude_client,
 )
 from connectors.errors import AuthFailed
-from policies.classifier import LABELS, LocalClassifier
-from policies.claude_classifier import ClaudeClassifier, claude_or_local
+from policies.understanding.classifier import LABELS, LocalClassifier
+from policies.understanding.claude_classifier import ClaudeClassifier, claude_or_local
 
 pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
 

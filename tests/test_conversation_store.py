@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from policies.runtime import PolicyState
+from policies.engines.runtime import PolicyState
 from worker.conversation import SCHEMA_VERSION, ConversationStore, UnknownSchemaVersion, conversation_key
 
 # A conversation as the code before versioning saved it: no schema_version, none of the fields added

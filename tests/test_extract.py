@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies.extract import extract_email, extract_order_number, is_tracking_number
+from policies.understanding.extract import extract_email, extract_order_number, is_tracking_number
 
 
 @pytest.mark.parametrize(

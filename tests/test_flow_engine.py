@@ -21,9 +21,9 @@ from recording_port import RecordingPort
 
 from connectors.errors import AuthFailed, PlatformUnavailable
 from connectors.tools import REGISTRY, ToolRegistry
-from policies.flow import FlowEngine
-from policies.library import PolicyLibrary
-from policies.runtime import PolicyPort, PolicyState
+from policies.document.library import PolicyLibrary
+from policies.engines.flow import FlowEngine
+from policies.engines.runtime import PolicyPort, PolicyState
 
 ADDRESS = {"street_1": "1 Main St", "city": "Austin", "state": "TX", "zip": "78701", "country": "US"}
 

@@ -21,10 +21,10 @@ import sandbox_calls
 
 from connectors.helpdesk import helpdesk_client
 from connectors.tools import ToolRegistry, load_all_tools
-from policies.flow import FlowEngine
-from policies.guards import GuardedTools, GuardFacts, ToolRefused, canonical
-from policies.library import PolicyLibrary
-from policies.runtime import Handoff, PolicyPort, PolicyState
+from policies.document.library import PolicyLibrary
+from policies.engines.flow import FlowEngine
+from policies.engines.guards import GuardedTools, GuardFacts, ToolRefused, canonical
+from policies.engines.runtime import Handoff, PolicyPort, PolicyState
 from policies.understanding import Confirmation
 from worker.actions import TicketActions
 from worker.conversation import Conversation

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from connectors.tools import ToolRegistry, load_all_tools
-from policies.lint import validate_main
-from policies.tool_menu import tools_main
+from policies.document.lint import validate_main
+from policies.document.tool_menu import tools_main
 
 
 @pytest.fixture(scope="module")

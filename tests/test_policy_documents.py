@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from policies.document import parse_policy
-from policies.expressions import ExpressionError, compile_expression, evaluate, render_template
-from policies.library import PolicyLibrary
+from policies.document.library import PolicyLibrary
+from policies.document.loader import parse_policy
+from policies.language.expressions import ExpressionError, compile_expression, evaluate, render_template
 
 MINIMAL = """---
 id: reship

@@ -30,9 +30,9 @@ from test_agent_engine import (
 )
 
 from connectors.tools import ToolRegistry
-from policies.agent_prompt import RULES
-from policies.library import PolicyLibrary
-from policies.runtime import PolicyState
+from policies.document.library import PolicyLibrary
+from policies.engines.agent_prompt import RULES
+from policies.engines.runtime import PolicyState
 
 CANCEL_5007 = {"tool": "cancel_bigcommerce_order", "args": {"order_id": "5007"}}
 FULL_DISCOUNT = {"tool": "set_discount_to_order", "args": {"order_id": "5007", "percent": 100}}

@@ -18,9 +18,9 @@ import requests
 
 from connectors.helpdesk import default_helpdesk
 from connectors.tools import load_all_tools
-from policies.classifier import LocalClassifier
-from policies.document import parse_policy
-from policies.modes import policy_mode
+from policies.document.loader import parse_policy
+from policies.document.modes import policy_mode
+from policies.understanding.classifier import LocalClassifier
 from policydesk.cli import main as policydesk_main
 from worker.events import TicketEvent
 from worker.pipeline import EventProcessor
@@ -109,7 +109,8 @@ def test_the_shadow_report_sums_what_each_policy_would_have_done(
     (summary,) = rehearsal_report(processor.redis)
     assert (summary.policy, summary.mode, summary.tickets) == (POLICY, "shadow", 2)
     assert summary.ends == {"resolved": 1, "handed_off": 1}
-    # another customer's order is withheld from the policy (policies.guards): to it, no such order exists
+    # another customer's order is withheld from the policy (policies.engines.guards): to it, no such
+    # order exists
     assert list(summary.reasons) == ["the order named in the ticket (#5007) was not found in BigCommerce"]
     assert summary.writes == {"cancel_bigcommerce_order": 1}
     assert policydesk_main(["shadow", "report"]) == 0

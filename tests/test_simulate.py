@@ -21,9 +21,9 @@ from recording_port import RecordingPort
 from test_agent_engine import CANCEL_POLICY, api_requests, say, script, use
 
 from connectors.tools import ToolRegistry, load_all_tools
-from policies.engines import PolicyEngine
-from policies.router import default_library
-from policies.runtime import PolicyPort, PolicyState
+from policies.engines.engine import PolicyEngine
+from policies.engines.router import default_library
+from policies.engines.runtime import PolicyPort, PolicyState
 from policydesk.cli import main as policydesk_main
 from policydesk.simulation.cli import add_arguments, simulate_main
 from policydesk.simulation.render import turn_text

@@ -9,8 +9,8 @@ import pytest
 import redis
 from conversations import lifecycle, reply_and_wait
 
-from policies.library import PolicyLibrary
-from policies.variants import variant_for
+from policies.document.library import PolicyLibrary
+from policies.document.variants import variant_for
 from worker.offers import offer_report
 
 

@@ -14,9 +14,9 @@ from sandbox_calls import script_claude
 
 from connectors.claude import ClaudeSettings, claude_client
 from connectors.tools import ToolRegistry, load_all_tools
-from policies.engines import PolicyEngine
-from policies.library import PolicyLibrary
-from policies.runtime import PolicyState
+from policies.document.library import PolicyLibrary
+from policies.engines.engine import PolicyEngine
+from policies.engines.runtime import PolicyState
 from policies.understanding.claude import READING_TOOL, ClaudeReader
 from policies.understanding.local import LocalReader
 

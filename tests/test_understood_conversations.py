@@ -17,9 +17,9 @@ import requests
 from recording_port import RecordingPort
 
 from connectors.tools import REGISTRY, ToolRegistry
-from policies.flow import PERSON_REQUESTED, REASK_PREFACE, FlowEngine
-from policies.library import PolicyLibrary
-from policies.runtime import PolicyState
+from policies.document.library import PolicyLibrary
+from policies.engines.flow import PERSON_REQUESTED, REASK_PREFACE, FlowEngine
+from policies.engines.runtime import PolicyState
 from policies.understanding.local import LocalReader
 
 REPLACEMENT = "send-replacement-bigcommerce-kustomer"

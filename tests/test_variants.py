@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 import redis
 
-from policies.library import PolicyLibrary
-from policies.variants import assign_variant, declared_variants, parse_variants, variant_for
+from policies.document.library import PolicyLibrary
+from policies.document.variants import assign_variant, declared_variants, parse_variants, variant_for
 from worker.conversation import Conversation
 from worker.offers import offer_report, outcome_of, record_outcome, record_turn
 

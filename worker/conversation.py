@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import redis
 
-from policies.runtime import PolicyState
+from policies.engines.runtime import PolicyState
 
 Status = Literal["new", "active", "waiting", "resolved", "handed_off"]
 CONVERSATION_TTL = 90 * 24 * 3600  # long after any ticket's last reply; refreshed on every save
@@ -44,7 +44,7 @@ class Conversation:
     outbox: list[dict[str, Any]] = field(default_factory=list)
     identity: dict[str, Any] = field(default_factory=dict)  # proof of an unidentified customer's email
     handoff_reason: str | None = None
-    mode: str = "live"  # the policy's roll-out mode when the ticket was opened (policies.modes)
+    mode: str = "live"  # the policy's roll-out mode when the ticket was opened (policies.document.modes)
     clarifying: list[str] = field(default_factory=list)  # the two ticket types a question asked between
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)

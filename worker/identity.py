@@ -3,7 +3,7 @@
 Typing an email address proves nothing: anyone can type anyone's. So before a policy reads or writes
 anything of an account, a customer with no requester email on the helpdesk proves control of the
 email they name, and until then the bot shares nothing account-specific (the guards refuse every
-account read and write for an unproven email, whichever engine runs: policies.guards).
+account read and write for an unproven email, whichever engine runs: policies.engines.guards).
 
 How, per POLICYDESK_IDENTITY_PROOF:
 - `order_facts` (the default): two facts from the store's own records that a stranger who only knows
@@ -33,7 +33,7 @@ from typing import Any
 
 from connectors.errors import NotFound, PlatformError
 from connectors.tools import ToolRegistry
-from policies.extract import extract_email, extract_order_number
+from policies.understanding.extract import extract_email, extract_order_number
 from worker.conversation import Conversation
 
 CODE_HELPDESKS = frozenset({"salesforce"})

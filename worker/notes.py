@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policies.runtime import Handoff
+from policies.engines.runtime import Handoff
 from worker.conversation import Conversation
 
 TYPE_NAMES = {

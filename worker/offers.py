@@ -1,7 +1,7 @@
 """Retention offers: how many customers kept their order, per policy and variant.
 
 A retention policy (cancel-order-retention-*) makes offers in the order of the ticket's `$variant`
-(policies/variants.py). When its conversation finishes, the outcome is counted once:
+(policies/document/variants.py). When its conversation finishes, the outcome is counted once:
 
 - "kept": the customer accepted an offer (a yes to any `accept_*` question), or turned every offer
   down and then answered no to the final cancellation question (`confirm_cancel`);

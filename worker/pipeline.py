@@ -32,14 +32,14 @@ import redis
 from connectors.helpdesk.base import Helpdesk
 from connectors.models import Message, Ticket
 from connectors.tools import ToolRegistry, load_all_tools
-from policies.clarify import Clarification, clarifying_question, confirmed_by_reading, settle
-from policies.classifier import Classification, Classifier
-from policies.engines import PolicyEngine
-from policies.modes import MODES, Mode, policy_mode
-from policies.router import default_library, route
-from policies.runtime import PolicyPort, PolicyState
+from policies.document.modes import MODES, Mode, policy_mode
+from policies.document.variants import variant_for
+from policies.engines.engine import PolicyEngine
+from policies.engines.router import default_library, route
+from policies.engines.runtime import PolicyPort, PolicyState
 from policies.understanding import REQUEST_WORDS, Understanding, only_thanks
-from policies.variants import variant_for
+from policies.understanding.clarify import Clarification, clarifying_question, confirmed_by_reading, settle
+from policies.understanding.classifier import Classification, Classifier
 from worker.actions import TicketActions
 from worker.conversation import Conversation, ConversationStore
 from worker.events import TicketEvent
@@ -164,7 +164,7 @@ class EventProcessor:
     def _clarifying(
         self, classification: Classification, helpdesk: str, opener: Understanding
     ) -> Clarification | None:
-        """An unsure classification that one short question could settle (policies.clarify)."""
+        """An unsure classification that one short question could settle (policies.understanding.clarify)."""
         if classification.confidence >= self.settings.min_confidence or "human" in opener.intents:
             return None
         return clarifying_question(classification, self._handled(helpdesk), opener.intents)

@@ -28,7 +28,7 @@ from typing import Any
 
 from connectors import reconcile
 from connectors.tools import Tool, ToolRegistry
-from policies.runtime import Handoff
+from policies.engines.runtime import Handoff
 from worker import builtin_tools  # also registers the built-in tools, so every engine can resolve them
 from worker.actions import TicketActions
 from worker.conversation import Conversation

@@ -1,6 +1,6 @@
 """Shadow and draft modes: a policy rehearsed on a real ticket, on the simulation runtime.
 
-A policy in `shadow` or `draft` mode (policies.modes) runs on its real tickets with the same engine,
+A policy in `shadow` or `draft` mode (policies.document.modes) runs on its real tickets with the same engine,
 context and guards as a live one, but through worker.simulation.SimulationPort: reads go to the
 store's platforms, every write is only recorded, nothing is sent to the customer. Each turn's trace
 is kept in Redis beside the conversation (`rehearsals`), so a person can compare what the policy
@@ -26,8 +26,8 @@ from typing import Any
 import redis
 
 from connectors.tools import ToolRegistry
-from policies.modes import Mode
-from policies.runtime import PolicyPort, PolicyState
+from policies.document.modes import Mode
+from policies.engines.runtime import PolicyPort, PolicyState
 from worker.actions import TicketActions
 from worker.conversation import CONVERSATION_TTL, Conversation
 from worker.simulation.port import SimulationPort

@@ -35,7 +35,7 @@ from celery.exceptions import Reject, Retry
 from connectors.errors import OutcomeUnknown, PlatformError, RateLimited
 from connectors.helpdesk import default_helpdesk
 from connectors.helpdesk.turn_reads import one_turn
-from policies.claude_classifier import default_classifier
+from policies.understanding.claude_classifier import default_classifier
 from worker import deadletters, pending
 from worker.actions import TicketActions
 from worker.celery_app import app, working_time

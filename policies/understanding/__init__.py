@@ -7,6 +7,9 @@
   `$said`.
 - `Confirmation` (verdict.py): the verdict the guards read before a write: a plain yes to exactly the
   action the question named, or nothing.
+- The ticket classifier: `default_classifier()` (claude_classifier.py: Claude when configured, over
+  the local model of classifier.py), the question that settles an unsure type (clarify.py), and the
+  extractors of emails and order numbers (extract.py) and clean text (text.py) both layers share.
 """
 
 from __future__ import annotations

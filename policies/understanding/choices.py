@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from policies.expressions import as_date, render_template
-from policies.extract import extract_order_numbers
-from policies.text import words
+from policies.language.expressions import as_date, render_template
+from policies.understanding.extract import extract_order_numbers
+from policies.understanding.text import words
 
 __all__ = ["by_words", "match_items", "option_label", "pick_options", "singular"]
 
@@ -442,7 +442,7 @@ def _named(word: str, item_words: set[str]) -> bool:
 
 
 def _osa(a: str, b: str) -> int:
-    from policies.classifier_rules import _osa_distance
+    from policies.understanding.classifier_rules import _osa_distance
 
     return _osa_distance(a, b)
 

@@ -21,8 +21,12 @@ from typing import Any
 import anthropic
 
 from connectors.claude import ClaudeSettings, forced_tool_input
-from policies.claude_classifier import InvalidOutput, describe_failure, grounded_email, grounded_order_number
-from policies.text import clean_text
+from policies.understanding.claude_classifier import (
+    InvalidOutput,
+    describe_failure,
+    grounded_email,
+    grounded_order_number,
+)
 from policies.understanding.local import read_locally
 from policies.understanding.reading import (
     FACTS,
@@ -33,6 +37,7 @@ from policies.understanding.reading import (
     Question,
     Reading,
 )
+from policies.understanding.text import clean_text
 
 __all__ = ["ClaudeReader", "READING_TOOL", "reading_tool"]
 

@@ -1,6 +1,6 @@
 """The local reader's phrase lists: how customers say yes, no, "not yet", "send it again", "a human".
 
-Patterns run over canonical text (policies.text.words joined by spaces: lower case, contractions
+Patterns run over canonical text (policies.understanding.text.words joined by spaces: lower case, contractions
 expanded so "don't" is "do not", chat spellings expanded, numbers as `<num>`, sentence ends as "."), so
 one pattern covers "dont", "don't" and "do not". Each list is written from how people write to a shop,
 not from any one message; the labelled replies in tests/data/replies.jsonl check them.

@@ -1,6 +1,7 @@
 """The local reader: a customer message read as a whole, offline, deterministic and free.
 
-It reads canonical text (policies.text.words: contractions expanded, chat spellings and typos of intent
+It reads canonical text (policies.understanding.text.words: contractions expanded, chat spellings and
+typos of intent
 words mapped back), sentence by sentence, so a negation stays in its own sentence and "yes but ..."
 keeps its "but". What it finds is listed in policies.understanding.reading; how it decides:
 
@@ -21,13 +22,13 @@ from collections import Counter
 from datetime import date
 from functools import lru_cache
 
-from policies.expressions import as_date
-from policies.extract import extract_email, extract_order_numbers
-from policies.text import clean_text, words
+from policies.language.expressions import as_date
 from policies.understanding import lexicon as lx
 from policies.understanding.choices import match_items, pick_options
+from policies.understanding.extract import extract_email, extract_order_numbers
 from policies.understanding.language import detect_language
 from policies.understanding.reading import ItemMention, Question, Reading
+from policies.understanding.text import clean_text, words
 
 __all__ = ["LocalReader", "action_of", "only_thanks", "read_locally"]
 
@@ -89,7 +90,7 @@ _COUNT = re.compile(
 @lru_cache(maxsize=1)
 def _speller():
     """The classifier's typo corrector (intent words only): "recieved", "cancle", "dammaged"."""
-    from policies.classifier_rules import Speller
+    from policies.understanding.classifier_rules import Speller
 
     return Speller(Counter())
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.helpdesk.base import Helpdesk
-from policies.classifier import LocalClassifier
+from policies.understanding.classifier import LocalClassifier
 from policydesk.simulation.session import Simulation, SimulationError
 from worker.pipeline import policy_for
 from worker.settings import load_settings

@@ -17,13 +17,13 @@ from typing import Any
 
 from connectors.models import Ticket
 from connectors.tools import ToolRegistry, load_all_tools
-from policies.classifier import Classifier, LocalClassifier
-from policies.document import PolicyDocument, read_policy
-from policies.engines import PolicyEngine
-from policies.library import PolicyLibrary
-from policies.router import default_library
-from policies.runtime import PolicyState
-from policies.variants import variant_for
+from policies.document.library import PolicyLibrary
+from policies.document.loader import PolicyDocument, read_policy
+from policies.document.variants import variant_for
+from policies.engines.engine import PolicyEngine
+from policies.engines.router import default_library
+from policies.engines.runtime import PolicyState
+from policies.understanding.classifier import Classifier, LocalClassifier
 from worker.conversation import Conversation
 from worker.events import TicketEvent
 from worker.notes import triage_note

@@ -6,7 +6,7 @@ connector could be called; and it holds no helpdesk client at all (replies, note
 exist only as trace events). A write the guards allowed comes back with the result it would have
 had (worker.simulation.would_be), so the policy goes on as it would after the real one.
 
-The guards are not re-implemented: both engines call tools through policies.guards.GuardedTools, as
+The guards are not re-implemented: both engines call tools through policies.engines.guards.GuardedTools, as
 they do in the worker, and GuardedTools shows this port every write's verdicts (`guards_checked`)
 before refusing or calling. The arguments recorded for a write are the worker's own: a `reference`
 is derived from the conversation and step exactly as worker.policy_port does.
@@ -25,8 +25,8 @@ from datetime import date
 from typing import Any
 
 from connectors.tools import Tool, ToolRegistry, normalize
-from policies.guards import ref
-from policies.runtime import Handoff
+from policies.engines.guards import ref
+from policies.engines.runtime import Handoff
 from worker.actions import LIFECYCLE_TAGS
 from worker.conversation import Conversation
 from worker.notes import handoff_note

@@ -17,10 +17,11 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 
 from connectors.bigcommerce import COUPON_VALID_DAYS, coupon_code
-from policies.guards import ref
+from policies.engines.guards import ref
 
 Seen = Mapping[str, Mapping[str, Any]]
-"""Orders and subscriptions earlier reads returned, by their comparable reference (policies.guards.ref)."""
+"""Orders and subscriptions earlier reads returned, by their comparable reference
+(policies.engines.guards.ref)."""
 
 SIMULATED_ID = "SIMULATED"
 _FREQUENCY = re.compile(r"every\s+(?:(\d+)\s+)?(day|week|month|year)s?", re.I)

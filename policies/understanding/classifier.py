@@ -2,10 +2,11 @@
 
 The worker hands tickets below a confidence threshold to humans, so the confidence must mean what it
 says: of tickets classified at 0.9, about nine in ten are right. `LocalClassifier` runs offline:
-- a learned model (policies/classifier_model.py: logistic regression over word and character n-grams)
+- a learned model (policies/understanding/classifier_model.py: logistic regression over word and
+  character n-grams)
   trained on our own example messages (classifier_examples.md, grown into chat, email, tweet, SMS and
-  letter forms by policies/classifier_corpus.py);
-- combined with the older rule model (policies/classifier_rules.py: weighted patterns plus naive
+  letter forms by policies/understanding/classifier_corpus.py);
+- combined with the older rule model (policies/understanding/classifier_rules.py: weighted patterns plus naive
   Bayes) as a prior, its log-probabilities added to the learned logits;
 - calibrated by one temperature fitted on predictions for phrasings the model never saw.
 `scores` holds the calibrated probability of every label, so a caller can ask the customer to choose
@@ -15,7 +16,7 @@ The label set is the training data's: a store's own ticket type, given with at l
 messages (`LocalClassifier(extra_examples=...)`), is learned at load time.
 
 A Claude-backed classifier implements the same `Classifier` protocol; callers obtain one from
-`policies.claude_classifier.default_classifier()` so the choice stays in one place.
+`policies.understanding.claude_classifier.default_classifier()` so the choice stays in one place.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from policies.classifier_model import MAX_TEXT_CHARS, LinearModel, message_text, softmax
-from policies.classifier_rules import LABELS, RuleModel
-from policies.classifier_train import load_or_train, rule_prior
-from policies.extract import extract_email, extract_order_number
+from policies.understanding.classifier_model import MAX_TEXT_CHARS, LinearModel, message_text, softmax
+from policies.understanding.classifier_rules import LABELS, RuleModel
+from policies.understanding.classifier_train import load_or_train, rule_prior
+from policies.understanding.extract import extract_email, extract_order_number
 
 __all__ = [
     "LABELS",

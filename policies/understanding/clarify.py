@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from policies.classifier import Classification
 from policies.understanding import Question, Reader
+from policies.understanding.classifier import Classification
 
 __all__ = ["Clarification", "clarifying_question", "confirmed_by_reading", "settle"]
 

@@ -13,8 +13,8 @@ import json
 import sys
 from typing import Any, TextIO
 
-from policies.classifier import Classifier
-from policies.claude_classifier import default_classifier
+from policies.understanding.classifier import Classifier
+from policies.understanding.claude_classifier import default_classifier
 
 __all__ = ["main", "classify_line"]
 

@@ -20,7 +20,7 @@ from typing import Any
 import anthropic
 
 from connectors.claude import ClaudeSettings, ClaudeUnavailable, forced_tool_input
-from policies.runtime import Handoff, PolicyPort
+from policies.engines.runtime import Handoff, PolicyPort
 from policies.understanding import language_name
 
 __all__ = ["TranslatingPort", "translate"]

@@ -22,9 +22,9 @@ from typing import Any, Literal
 import yaml
 
 from connectors.helpdesk import HELPDESKS
-from policies.classifier import LABELS
+from policies.document.variants import parse_variants
+from policies.understanding.classifier import LABELS
 from policies.understanding.reading import INTENTS
-from policies.variants import parse_variants
 
 __all__ = [
     "ENGINES",
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 ENGINES = ("flow", "agent", "auto")
-MODES = ("live", "draft", "shadow", "off")  # how far a policy acts on real tickets (policies.modes)
+MODES = ("live", "draft", "shadow", "off")  # how far a policy acts on real tickets (policies.document.modes)
 FRONT_MATTER_FIELDS = (
     "id",
     "title",

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from connectors.tools import PLATFORM_CONFIGS, load_all_tools
-from policies.document import PolicyDocument
-from policies.library import PolicyLibrary
+from policies.document.library import PolicyLibrary
+from policies.document.loader import PolicyDocument
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,15 @@ from typing import Any, TextIO
 
 from connectors.config import HELPDESK_CONFIGS
 from connectors.tools import PLATFORM_CONFIGS, Tool, ToolRegistry, normalize
-from policies.document import LineDict, PolicyDocument, Problem, Step, macro_name
-from policies.expressions import ExpressionError, compile_expression, template_variables
-from policies.library import LIBRARY_DIR, PolicyLibrary
-from policies.runtime import CONTEXT_ROOTS
-from policies.tool_menu import load_tools
+from policies.document.library import LIBRARY_DIR, PolicyLibrary
+from policies.document.loader import LineDict, PolicyDocument, Problem, Step, macro_name
+from policies.document.tool_menu import load_tools
+from policies.language.expressions import (
+    CONTEXT_ROOTS,
+    ExpressionError,
+    compile_expression,
+    template_variables,
+)
 from policies.understanding import SLOT_TYPES
 
 __all__ = ["lint_document", "lint_library", "platform_configured", "validate_main"]
@@ -307,7 +311,7 @@ class _Checker:
                 )
         needs_agent = doc.engine == "agent" or (doc.engine == "auto" and not doc.flow)
         if needs_agent and not self.env.get("ANTHROPIC_API_KEY"):
-            # policies.engines runs the flow of an `engine: agent` policy when there is no key
+            # policies.engines.engine runs the flow of an `engine: agent` policy when there is no key
             self.warn(
                 doc.field_line("engine"),
                 "prefers the Claude agent but ANTHROPIC_API_KEY is not set: its flow runs instead"

@@ -2,7 +2,8 @@
 
 The engine never calls a helpdesk or a platform itself. The worker implements `PolicyPort` and routes
 each call through its action ledger under the `step_key` the engine gives. Engines never call
-`PolicyPort.call_tool` directly: they go through `policies.guards.GuardedTools`, which checks a write's
+`PolicyPort.call_tool` directly: they go through `policies.engines.guards.GuardedTools`, which checks a
+write's
 guards against the facts kept in `PolicyState.guard` first. The engine derives the step key
 only from the saved state (policy, step, visit number), so re-running it from the same saved state
 after a crash asks for the same actions under the same keys and the ledger returns what already
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from policies.guards import GuardFacts
+from policies.engines.guards import GuardFacts
 
 __all__ = ["Frame", "Handoff", "PolicyPort", "PolicyState", "Status", "FlowContext", "step_key"]
 
@@ -51,7 +52,7 @@ class PolicyPort(Protocol):
     def call_tool(self, step_key: str, tool: str, args: dict[str, Any]) -> Any:
         """Run a registry tool; return its JSON-able result. Raises connectors.errors types.
 
-        Engines call this only through policies.guards.GuardedTools, never directly."""
+        Engines call this only through policies.engines.guards.GuardedTools, never directly."""
 
     def reply(self, step_key: str, text: str) -> None:
         """Send the customer a public reply."""
@@ -85,9 +86,9 @@ class PolicyState:
     visits: how many times each step ran; part of the step key, so a loop gets fresh keys.
     checked: short lines of what was looked up, for the handoff summary.
     guard: what tool results established (verified customer, their orders, confirmations) that the
-        write guards are checked against (policies.guards).
+        write guards are checked against (policies.engines.guards).
     agent: the Claude engine's memory of this conversation (message history, turn, usage), JSON-able;
-        empty while the flow engine runs the policy (policies.agent).
+        empty while the flow engine runs the policy (policies.engines.agent).
     understood: what the customer has said in every turn so far (policies.understanding.Understanding
         as JSON); policies read it as `$said`.
     queue: the other options the customer chose at a `several: true` question ("both orders"): the
@@ -206,10 +207,6 @@ class FlowContext:
             "today": self.today or today,
             "variant": self.variant,
         }
-
-
-CONTEXT_ROOTS: tuple[str, ...] = ("customer", "ticket", "today", "brand", "facts", "variant", "said")
-"""`$` names every policy can read without defining them."""
 
 
 def step_key(policy: str, step: str, visit: int) -> str:

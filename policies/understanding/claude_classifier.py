@@ -30,9 +30,15 @@ import anthropic
 
 from connectors.claude import ClaudeSettings, claude_client, claude_settings, forced_tool_input
 from connectors.errors import PlatformError
-from policies.classifier import LABELS, MAX_TEXT_CHARS, Classification, Classifier, LocalClassifier
-from policies.extract import extract_email, extract_order_number
-from policies.text import clean_text
+from policies.understanding.classifier import (
+    LABELS,
+    MAX_TEXT_CHARS,
+    Classification,
+    Classifier,
+    LocalClassifier,
+)
+from policies.understanding.extract import extract_email, extract_order_number
+from policies.understanding.text import clean_text
 
 __all__ = [
     "CLASSIFY_TOOL",

@@ -7,7 +7,7 @@ prefix the Messages API can serve from its prompt cache: across tickets for the 
 steps and turns of a conversation for the second. Nothing that changes between calls goes in there.
 
 Why the customer's words are wrapped and never put in the system prompt: whatever a ticket says is
-data. The rules tell the model so, and the guards (policies.guards) make it true whatever the model
+data. The rules tell the model so, and the guards (policies.engines.guards) make it true whatever the model
 does. `leaks_instructions` lets the engine refuse a reply that repeats these rules or the policy's
 internal logic (macros are meant for customers and are not protected).
 """
@@ -23,9 +23,9 @@ from datetime import date
 from typing import Any
 
 from connectors.tools import Tool
-from policies.document import PolicyDocument
-from policies.guards import PORT_DERIVED_ARGS
-from policies.runtime import FlowContext
+from policies.document.loader import PolicyDocument
+from policies.engines.guards import PORT_DERIVED_ARGS
+from policies.engines.runtime import FlowContext
 
 __all__ = [
     "BUILTIN_TOOLS",

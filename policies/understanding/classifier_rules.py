@@ -1,13 +1,15 @@
 """The hand-written view of a ticket: weighted intent patterns plus naive Bayes over a small example set.
 
-This was the whole offline classifier before the learned model (policies/classifier_model.py). It now
+This was the whole offline classifier before the learned model
+(policies/understanding/classifier_model.py). It now
 serves as a prior the learned model is combined with: its patterns (classifier_lexicon.json) encode
 phrasings of real tickets, including negation ("I don't want to cancel") and intent priority (an
 explicit cancel request beats a complaint about a late parcel). Measured alone it generalises worse
 than the learned model to phrasings nobody tuned it on (see README, Classifier); combined with it, it
 adds what the learned model's synthetic examples miss. It knows only the five built-in labels.
 
-Both views read the same canonical tokens: chat/SMS spellings expanded (policies.text.words), typos
+Both views read the same canonical tokens: chat/SMS spellings expanded
+(policies.understanding.text.words), typos
 mapped back to the words they mangle, negated intent verbs marked.
 """
 
@@ -23,7 +25,7 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-from policies.text import words
+from policies.understanding.text import words
 
 __all__ = ["LABELS", "RuleModel"]
 
@@ -376,7 +378,8 @@ class RuleModel:
         self.model = NaiveBayes().fit(docs)
 
     def probabilities(self, cleaned: str) -> dict[str, float]:
-        """A probability per built-in label for already cleaned text (policies.text.clean_text)."""
+        """A probability per built-in label for already cleaned text
+        (policies.understanding.text.clean_text)."""
         return _softmax(self._logits(self.tokenize(cleaned)))
 
     def _logits(self, tokens: list[str]) -> dict[str, float]:

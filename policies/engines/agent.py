@@ -1,10 +1,11 @@
 """The agent engine: Claude follows a policy's natural-language text with the policy's tools.
 
-Same interface and the same safety as the flow engine (policies.flow):
+Same interface and the same safety as the flow engine (policies.engines.flow):
 - `start(state, policy_id, context, port)` / `resume(state, message, context, port)` work on a copy of
   the saved `PolicyState` and return the new one; the conversation's message history, turn number,
   usage and refusals live in `PolicyState.agent` (JSON), so the next customer message resumes it.
-- Every registry tool call goes through `policies.guards.GuardedTools`, whoever asked for it. A refused
+- Every registry tool call goes through `policies.engines.guards.GuardedTools`, whoever asked for it. A
+  refused
   call is given back to the model as an error tool_result; the second refusal in a conversation hands
   off. The model cannot authorise a write: it can only ask the customer a question that names the exact
   call (`reply_to_customer.confirms`); the customer's next message is read by the understanding layer
@@ -20,7 +21,7 @@ Same interface and the same safety as the flow engine (policies.flow):
   per conversation (POLICYDESK_AGENT_MAX_TOKENS). Usage is kept in the state, logged per turn, and put
   in the hand-off note.
 - The Messages API failing after connectors.claude's bounded retries raises `AgentUnavailable`; the
-  caller (policies.engines) then runs the policy's flow, or hands off when it has none.
+  caller (policies.engines.engine) then runs the policy's flow, or hands off when it has none.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ import anthropic
 from connectors.claude import ClaudeSettings, call_messages, claude_settings
 from connectors.errors import NotFound, PlatformError
 from connectors.tools import ToolRegistry
-from policies.agent_prompt import (
+from policies.document.library import PolicyLibrary
+from policies.document.loader import PolicyDocument
+from policies.engines.agent_prompt import (
     HAND_OFF_TOOL,
     REPLY_TOOL,
     RESOLVE_TOOL,
@@ -49,12 +52,10 @@ from policies.agent_prompt import (
     customer_message,
     leaks_instructions,
 )
-from policies.document import PolicyDocument
-from policies.expressions import render_template
-from policies.flow import summarize
-from policies.guards import GuardedTools, ToolRefused
-from policies.library import PolicyLibrary
-from policies.runtime import FlowContext, Frame, Handoff, PolicyPort, PolicyState
+from policies.engines.flow import summarize
+from policies.engines.guards import GuardedTools, ToolRefused
+from policies.engines.runtime import FlowContext, Frame, Handoff, PolicyPort, PolicyState
+from policies.language.expressions import render_template
 from policies.understanding import Confirmation, Question, Reader, Reading, Understanding, default_reader
 
 __all__ = [

@@ -398,7 +398,7 @@ GUARDS: dict[str, Check] = {
 
 
 class ToolPort(Protocol):
-    """The one thing the guards need of an engine's port (policies.runtime.PolicyPort): calling a
+    """The one thing the guards need of an engine's port (policies.engines.runtime.PolicyPort): calling a
     tool. Declared here so the guards do not depend on the runtime that keeps their facts."""
 
     def call_tool(self, step_key: str, tool: str, args: dict[str, Any]) -> Any: ...

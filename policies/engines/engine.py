@@ -5,7 +5,7 @@ The choice per policy (front matter `engine`):
 - `agent`: Claude when ANTHROPIC_API_KEY is set; without a key, its flow if it has one.
 - `auto`: Claude when a key is set and the policy has no flow; otherwise its flow.
 A policy with neither a flow nor a key cannot run: the ticket goes to a person, and
-`policydesk validate` warns about it before that happens (policies.lint).
+`policydesk validate` warns about it before that happens (policies.document.lint).
 
 Why the fallback lives here: when the Messages API is down or overloaded beyond connectors.claude's
 retries, the agent raises `AgentUnavailable` before it has replied, and a policy that has a flow is
@@ -23,12 +23,12 @@ from typing import Any, Literal
 
 from connectors.claude import ClaudeSettings, claude_client
 from connectors.tools import ToolRegistry
-from policies.agent import AgentEngine, AgentUnavailable, hand_off_without_agent, usage_line
-from policies.document import PolicyDocument
-from policies.flow import FlowEngine
-from policies.library import PolicyLibrary
-from policies.runtime import FlowContext, PolicyPort, PolicyState
-from policies.translation import TranslatingPort
+from policies.document.library import PolicyLibrary
+from policies.document.loader import PolicyDocument
+from policies.engines.agent import AgentEngine, AgentUnavailable, hand_off_without_agent, usage_line
+from policies.engines.flow import FlowEngine
+from policies.engines.runtime import FlowContext, PolicyPort, PolicyState
+from policies.engines.translation import TranslatingPort
 from policies.understanding import Question, Reader, Understanding, default_reader, language_name
 
 __all__ = ["EngineName", "PolicyEngine", "choose_engine", "foreign_language"]

@@ -1,6 +1,6 @@
 """Building the shipped model, and training at load time when the examples differ from it.
 
-`python -m policies.classifier_train` grows the training messages from classifier_examples.md
+`python -m policies.understanding.classifier_train` grows the training messages from classifier_examples.md
 (its training part only), fits the learned model with the rule model as a prior, calibrates it and
 writes classifier_model.npz. The file records a fingerprint of everything it was built from; a worker
 whose sources match loads it in milliseconds, and one whose sources differ (an edited example file,
@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from policies import classifier_corpus
-from policies.classifier_corpus import TRAIN, build_examples, load_corpus
-from policies.classifier_model import FEATURE_VERSION, LinearModel, message_text, train
-from policies.classifier_rules import EXAMPLES_PATH as RULES_EXAMPLES_PATH
-from policies.classifier_rules import LEXICON_PATH, RuleModel
+from policies.understanding import classifier_corpus
+from policies.understanding.classifier_corpus import TRAIN, build_examples, load_corpus
+from policies.understanding.classifier_model import FEATURE_VERSION, LinearModel, message_text, train
+from policies.understanding.classifier_rules import EXAMPLES_PATH as RULES_EXAMPLES_PATH
+from policies.understanding.classifier_rules import LEXICON_PATH, RuleModel
 
 __all__ = [
     "MIN_EXAMPLES_PER_LABEL",
@@ -109,7 +109,7 @@ def load_or_train(rules: RuleModel, extra: Mapping[str, Sequence[str]] | None = 
     """The shipped model when it was built from exactly these sources; else one trained now.
 
     Training at load time keeps the shipped temperature (refitting it would cost four more fits) and
-    takes a few seconds; the shipped file is rebuilt with `python -m policies.classifier_train`.
+    takes a few seconds; the shipped file is rebuilt with `python -m policies.understanding.classifier_train`.
     """
     shipped = LinearModel.load(MODEL_PATH) if MODEL_PATH.is_file() else None
     if shipped is not None and shipped.fingerprint == sources_fingerprint(extra):

@@ -19,7 +19,7 @@ import os
 from collections.abc import Mapping
 from typing import Literal, cast
 
-from policies.document import MODES, PolicyDocument
+from policies.document.loader import MODES, PolicyDocument
 
 __all__ = ["MODES", "Mode", "mode_overrides", "policy_mode"]
 

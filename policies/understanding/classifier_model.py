@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from policies.classifier_rules import mark_negation
-from policies.text import clean_text, words
+from policies.understanding.classifier_rules import mark_negation
+from policies.understanding.text import clean_text, words
 
 __all__ = [
     "FEATURE_VERSION",

@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 __all__ = [
+    "CONTEXT_ROOTS",
     "ExpressionError",
     "Expression",
     "compile_expression",
@@ -29,6 +30,9 @@ __all__ = [
     "as_date",
     "lookup",
 ]
+
+CONTEXT_ROOTS: tuple[str, ...] = ("customer", "ticket", "today", "brand", "facts", "variant", "said")
+"""`$` names every policy can read without defining them (the engines fill them in)."""
 
 MAX_EXPRESSION_CHARS = 500
 MAX_NODES = 120

@@ -12,7 +12,7 @@ Failure policy: a non-retryable platform error, a guard violation, a broken step
 could not understand twice all end in a hand-off with a reason, never in a stuck ticket. Retryable
 platform errors propagate so the worker retries the whole task later.
 
-Tools are called only through policies.guards.GuardedTools, the same path the agent engine uses, so
+Tools are called only through policies.engines.guards.GuardedTools, the same path the agent engine uses, so
 the guards hold whichever engine runs a policy. A write is authorised by the customer's yes to an
 `ask` step of type yes_no that carries `confirms: {tool: <name>, args: {...}}` (the same argument
 expressions as the call step); a refused write hands off with "refused: <reason>".
@@ -29,12 +29,17 @@ from typing import Any
 
 from connectors.errors import NotFound, PlatformError
 from connectors.tools import ToolRegistry
-from policies.document import PolicyDocument, Step, macro_name
-from policies.expressions import ExpressionError, compile_expression, format_value, lookup, render_template
-from policies.extract import extract_email
-from policies.guards import GuardedTools, ToolRefused
-from policies.library import PolicyLibrary
-from policies.runtime import FlowContext, Frame, Handoff, PolicyPort, PolicyState, step_key
+from policies.document.library import PolicyLibrary
+from policies.document.loader import PolicyDocument, Step, macro_name
+from policies.engines.guards import GuardedTools, ToolRefused
+from policies.engines.runtime import FlowContext, Frame, Handoff, PolicyPort, PolicyState, step_key
+from policies.language.expressions import (
+    ExpressionError,
+    compile_expression,
+    format_value,
+    lookup,
+    render_template,
+)
 from policies.understanding import REQUEST_WORDS as INTENT_WORDS
 from policies.understanding import (
     SLOT_TYPES,
@@ -47,6 +52,7 @@ from policies.understanding import (
     language_name,
 )
 from policies.understanding.choices import by_words, option_label, pick_options
+from policies.understanding.extract import extract_email
 from policies.understanding.local import LocalReader
 
 __all__ = [

@@ -10,11 +10,11 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from policies.document import PolicyDocument, Problem, read_policy
+from policies.document.loader import PolicyDocument, Problem, read_policy
 
 __all__ = ["LIBRARY_DIR", "PolicyLibrary", "policy_key"]
 
-LIBRARY_DIR = Path(__file__).with_name("library")
+LIBRARY_DIR = Path(__file__).parents[1] / "library"
 SKIP_FILES = {"readme.md"}
 
 
