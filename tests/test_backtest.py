@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.sandbox import world
 from policydesk.cli import main as policydesk_main
+from sandbox import world
 
 AF = "awaiting.fulfillment@bigcommerce.example"  # owns 5007, not shipped yet
 DE = "delivered.eligible@bigcommerce.example"  # owns 5001, delivered

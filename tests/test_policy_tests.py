@@ -18,8 +18,8 @@ import pytest
 import requests
 import yaml
 
-from policies.library import LIBRARY_DIR
-from policies.router import default_library
+from policies.document.library import LIBRARY_DIR
+from policies.engines.router import default_library
 from policydesk.simulation.cli import add_test_arguments, run_policy_tests
 from policydesk.simulation.policy_tests import (
     PolicyTestRunner,

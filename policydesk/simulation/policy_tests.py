@@ -24,12 +24,11 @@ from typing import Any
 
 import yaml
 
-from connectors.sandbox import world
 from connectors.tools import ToolRegistry, load_all_tools
-from policies.classifier import Classifier, LocalClassifier
-from policies.flow import branch_arms
-from policies.library import LIBRARY_DIR, PolicyLibrary
-from policies.router import default_library
+from policies.document.library import LIBRARY_DIR, PolicyLibrary
+from policies.engines.flow import branch_arms
+from policies.engines.router import default_library
+from policies.understanding.classifier import Classifier, LocalClassifier
 from policydesk.conversation_suite import (
     Conversation,
     Played,
@@ -40,6 +39,7 @@ from policydesk.conversation_suite import (
     score,
 )
 from policydesk.simulation.session import Simulation, SimulationError
+from sandbox import world
 from worker.simulation.trace import Trace
 
 TESTS_FOLDER = "tests"

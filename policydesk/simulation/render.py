@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from policies.flow import FALL_THROUGH
+from policies.engines.flow import FALL_THROUGH
 from worker.simulation.trace import TraceEvent
 
 MAX_VALUE = 100
