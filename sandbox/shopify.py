@@ -438,7 +438,7 @@ def graphql_endpoint():
         message = f"Query cost is {cost}, which exceeds the single query max cost limit ({MAX_QUERY_COST})."
         error = {"message": message, "extensions": {"code": "MAX_COST_EXCEEDED", "cost": cost}}
         return _reply({"errors": [error], "extensions": _cost_extension(cost, None, MAX_AVAILABLE)})
-    result = graphql.execute(
+    result = graphql.execute_sync(
         SCHEMA, document, variable_values=variables, operation_name=payload.get("operationName")
     )
     body: dict[str, Any] = {"data": result.data}
