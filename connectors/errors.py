@@ -25,6 +25,11 @@ class RateLimited(PlatformError):
         self.retry_after = retry_after
 
 
+class BudgetExhausted(RateLimited):
+    """Our own shared rate budget for the account is spent until `retry_after`: nothing was sent.
+    The task waits in the queue for that long; it is neither failed nor handed off for it."""
+
+
 class PlatformUnavailable(PlatformError):
     """5xx, timeout or connection failure on a call that is safe to repeat."""
 

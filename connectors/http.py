@@ -5,7 +5,9 @@ Retrying is where integrations double-charge customers, so the rules are strict:
 - 5xx, timeouts and dropped connections are repeated only for idempotent requests;
 - a non-idempotent write that fails ambiguously raises OutcomeUnknown and is never repeated here;
 - a wait hint longer than `max_wait` is not slept through in-process: RateLimited carries it up so
-  the Celery task can be retried later without holding a worker.
+  the Celery task can be retried later without holding a worker;
+- every request first takes a unit of the account's rate budget shared by all processes
+  (connectors.ratelimit), and its answer's rate headers correct that budget.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from connectors.errors import (
     AuthFailed,
+    BudgetExhausted,
     NotFound,
     OutcomeUnknown,
     PlatformError,
@@ -28,7 +31,7 @@ from connectors.errors import (
     RateLimited,
     Rejected,
 )
-from connectors.ratelimit import wait_hint
+from connectors.ratelimit import budget_for, wait_hint
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +40,9 @@ RETRYABLE_STATUSES = frozenset({500, 502, 503, 504, 529})
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Only RateLimited and PlatformUnavailable are repeated; OutcomeUnknown never is."""
-    return isinstance(exc, RateLimited | PlatformUnavailable)
+    """Only RateLimited and PlatformUnavailable are repeated; OutcomeUnknown never is, nor our own
+    spent budget (BudgetExhausted), whose wait is the queue's."""
+    return isinstance(exc, RateLimited | PlatformUnavailable) and not isinstance(exc, BudgetExhausted)
 
 
 def make_retrying(
@@ -125,6 +129,9 @@ class HttpClient:
         headers: Mapping[str, str] | None,
         safe: bool,
     ) -> requests.Response:
+        budget = budget_for(self.platform, self.base_url)
+        if budget is not None:
+            budget.take()  # the account's shared budget, before anything is sent
         try:
             # verify per request: REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE would override the session's own
             response = self.session.request(
@@ -144,6 +151,8 @@ class HttpClient:
             raise OutcomeUnknown(
                 self.platform, f"{type(exc).__name__} during {method}; effect unknown"
             ) from exc
+        if budget is not None:
+            budget.observe(response.headers)
         log.debug("%s %s %s -> %s", self.platform, method, _path_only(url), response.status_code)
         if response.status_code < 300:
             return response

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 from worker import embedded_redis
 from worker.redis_conn import resolve_redis_url, socket_timeout
@@ -74,3 +75,14 @@ def beat_schedule_file() -> Path:
 
 app = Celery("policydesk", include=["worker.tasks"])
 app.add_defaults(celery_config)
+
+
+@worker_process_init.connect
+def share_rate_budgets(**_: Any) -> None:
+    """Every worker process spends the same per-account rate budgets, kept in Redis."""
+    import os
+
+    from connectors.ratelimit import share_budgets
+    from worker.redis_conn import get_redis
+
+    share_budgets(get_redis(), os.environ)

@@ -32,7 +32,7 @@ import redis
 from celery import Task
 from celery.exceptions import Reject, Retry
 
-from connectors.errors import OutcomeUnknown, PlatformError, RateLimited
+from connectors.errors import BudgetExhausted, OutcomeUnknown, PlatformError, RateLimited
 from connectors.helpdesk import default_helpdesk
 from connectors.helpdesk.turn_reads import one_turn
 from policies.understanding.claude_classifier import default_classifier
@@ -64,7 +64,9 @@ def requeue_when_redis_returns(event: TicketEvent) -> NoReturn:
 
 
 @app.task(name="policydesk.handle_event", bind=True, max_retries=None)
-def handle_event(self: Task, payload: dict) -> str:
+def handle_event(self: Task, payload: dict, budget_waits: int = 0) -> str:
+    """`budget_waits`: how many of this event's retries were waits for the shared rate budget, which
+    are not failures and do not count against POLICYDESK_MAX_RETRIES."""
     settings = load_settings()
     event = TicketEvent.from_dict(payload)
     try:
@@ -87,6 +89,8 @@ def handle_event(self: Task, payload: dict) -> str:
         return retry_or_give_up(self, event, exc, settings, retry_after=None)
     except OutcomeUnknown as exc:  # the retry reconciles through the ledger, then carries on
         return retry_or_give_up(self, event, exc, settings, retry_after=None)
+    except BudgetExhausted as exc:  # nothing was sent: wait in the queue for the budget's window
+        return wait_for_budget(self, event, exc, budget_waits)
     except PlatformError as exc:
         if not exc.retryable:
             return give_up(event, describe(exc), self.request.id)
@@ -127,10 +131,24 @@ def count_delivery(task_id: str | None, retries: int) -> int:
     return int(pipe.execute()[0])
 
 
+def wait_for_budget(task: Task, event: TicketEvent, exc: BudgetExhausted, budget_waits: int) -> NoReturn:
+    """The account's shared rate budget is spent: the event goes back to the queue until its window
+    resets (plus jitter, so waiting tickets do not all return at once); not a failure."""
+    countdown = (exc.retry_after or 1.0) + random.uniform(0, 1)
+    log.info("waiting %.1fs for the %s rate budget ticket=%s", countdown, exc.platform, event.ticket_key)
+    raise task.retry(
+        args=[event.pointer()],
+        kwargs={"budget_waits": budget_waits + 1},
+        countdown=countdown,
+        argsrepr=f"[{event.ticket_key} {event.kind}]",
+        kwargsrepr="{}",
+    )
+
+
 def retry_or_give_up(
     task: Task, event: TicketEvent, exc: Exception, settings: WorkerSettings, retry_after: float | None
 ) -> str:
-    attempt = task.request.retries
+    attempt = task.request.retries - int((task.request.kwargs or {}).get("budget_waits") or 0)
     if attempt >= settings.max_retries:
         return give_up(event, f"{describe(exc)}, still failing after {attempt} retries", task.request.id)
     countdown = retry_delay(attempt, retry_after, settings)
