@@ -19,20 +19,12 @@ def wait_hint(headers: Mapping[str, str], now: float | None = None) -> float | N
     X-RateLimit-Reset: AfterShip (epoch seconds) and Kustomer (unit unconfirmed, so both forms).
     `headers` must be case-insensitive, as requests' are.
     """
-    now = time.time() if now is None else now
-    try:
-        if headers.get("Retry-After"):
+    if headers.get("Retry-After"):
+        try:
             return max(0.0, float(headers["Retry-After"]))
-        if headers.get("X-Rate-Limit-Time-Reset-Ms"):
-            return max(0.0, int(headers["X-Rate-Limit-Time-Reset-Ms"]) / 1000)
-        if headers.get("X-RateLimit-Reset"):
-            value = float(headers["X-RateLimit-Reset"])
-            return max(0.0, value - now) if value > EPOCH_THRESHOLD else max(0.0, value)
-        if headers.get("X-Rate-Limit-Reset"):  # ShipStation v1: seconds until reset
-            return max(0.0, float(headers["X-Rate-Limit-Reset"]))
-    except ValueError:
-        return None
-    return None
+        except ValueError:
+            return None
+    return _reset_in(headers, time.time() if now is None else now)
 
 
 # ---- one rate budget per platform account, shared by every process ----------------------------------
@@ -112,6 +104,7 @@ def budget_headers(
 
 
 def _reset_in(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds until the platform's rate window resets, from its reset header (see wait_hint)."""
     try:
         if headers.get("X-Rate-Limit-Time-Reset-Ms"):
             return max(0.0, int(headers["X-Rate-Limit-Time-Reset-Ms"]) / 1000)
