@@ -24,7 +24,7 @@ from urllib.parse import quote
 from connectors.config import PlatformConfig
 from connectors.errors import NotFound, OutcomeUnknown, Rejected
 from connectors.helpdesk.base import TicketStatus, UpdatesInOneWrite, messages_after, utc_instant
-from connectors.helpdesk.turn_reads import remember, remembered, revise
+from connectors.helpdesk.turn_reads import in_turn, remember, remembered, revise, together
 from connectors.http import HttpClient
 from connectors.models import Customer, Message, Ticket
 from connectors.text import clean_preview, merge_tags, same_text
@@ -189,8 +189,10 @@ class KustomerClient(UpdatesInOneWrite):
         conversation = self._conversation(ticket_id)
         attributes = _attrs(conversation)
         customer_id = _related_id(conversation, "customer")
-        customer = self._customer(customer_id) if customer_id else None
-        first_in = next((m for m in self._messages(ticket_id) if _attrs(m).get("direction") == "in"), None)
+        customer, messages = together(
+            lambda: self._customer(customer_id) if customer_id else None, lambda: self._messages(ticket_id)
+        )
+        first_in = next((m for m in messages if _attrs(m).get("direction") == "in"), None)
         names = self._tag_names() if attributes.get("tags") else {}
         teams = attributes.get("assignedTeams") or []
         users = attributes.get("assignedUsers") or []
@@ -217,7 +219,13 @@ class KustomerClient(UpdatesInOneWrite):
         return messages[-1] if messages else None
 
     def customer_messages(self, ticket_id: str, after: str | None = None) -> list[Message]:
-        inbound = [m for m in self._messages(ticket_id) if _attrs(m).get("direction") == "in"]
+        """In a turn, the conversation is read beside its messages: the turn needs it next (who owns
+        the ticket, its tags), and the two reads do not depend on each other."""
+        if in_turn():
+            messages = together(lambda: self._messages(ticket_id), lambda: self._conversation(ticket_id))[0]
+        else:
+            messages = self._messages(ticket_id)
+        inbound = [m for m in messages if _attrs(m).get("direction") == "in"]
         return messages_after([_as_message(m) for m in inbound], after)
 
     def paused_for_budget(self) -> str | None:

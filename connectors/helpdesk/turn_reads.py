@@ -15,12 +15,15 @@ The memory lives in a context variable: one per task, never shared between ticke
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, copy_context
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 _reads: ContextVar[dict[Hashable, Any] | None] = ContextVar("helpdesk_turn_reads", default=None)
 
@@ -33,6 +36,10 @@ def one_turn() -> Iterator[None]:
         yield
     finally:
         _reads.reset(token)
+
+
+def in_turn() -> bool:
+    return _reads.get() is not None
 
 
 def remembered(key: Hashable, read: Callable[[], T]) -> T:
@@ -69,3 +76,18 @@ def forget(key: Hashable) -> None:
     memory = _reads.get()
     if memory is not None:
         memory.pop(key, None)
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def together(first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
+    """Two independent reads at the same time: a turn's latency grows with every call made after
+    another, not with calls made beside one. Both see (and fill) this turn's memory."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:  # made on first use, so a forked worker process gets its own threads
+            _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="turn-read")
+    beside = _POOL.submit(copy_context().run, second)
+    return first(), beside.result()
