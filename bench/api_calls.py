@@ -34,11 +34,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from connectors.helpdesk import HELPDESKS  # noqa: E402
 from policydesk import conversation_suite as suite  # noqa: E402
 from policydesk.customers import OpenedTicket, SandboxCustomers  # noqa: E402
 from policydesk.stack import local_stack  # noqa: E402
 
-HELPDESKS = ("freshdesk", "kustomer", "salesforce")
 WARM_UP = {  # a triage and a resolved ticket: the tags every later turn sets exist from here on
     "freshdesk": ("d-other-wholesale-fre", "d-wismo-pickup-point-fre"),
     "kustomer": ("d-other-exchange-size-kus", "d-wismo-awaiting-shipment-kus"),

@@ -47,6 +47,7 @@ sys.path.insert(0, str(REPO))
 
 import redis  # noqa: E402
 
+from connectors.helpdesk import HELPDESKS  # noqa: E402
 from policydesk import deliveries  # noqa: E402
 from policydesk.deliveries import Delivery  # noqa: E402
 from policydesk.stack import WebProcess  # noqa: E402
@@ -55,7 +56,6 @@ from worker.celery_app import QUEUE  # noqa: E402
 from worker.events import TicketEvent  # noqa: E402
 from worker.intake import seen_key  # noqa: E402
 
-HELPDESKS = ("kustomer", "freshdesk", "salesforce")
 BASELINE_TARGET = "bench.baseline_app:create_app()"
 BASELINE_PATH = "/baseline"
 AIM = 0.8

@@ -17,6 +17,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from connectors.helpdesk import HELPDESKS
+
 if TYPE_CHECKING:
     from policydesk.simulation.session import Simulation
 
@@ -36,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--context-file", type=Path, help="a JSON file {customer, ticket, brand, facts, today}"
     )
-    parser.add_argument("--helpdesk", choices=["salesforce", "kustomer", "freshdesk"])
+    parser.add_argument("--helpdesk", choices=HELPDESKS)
     parser.add_argument("--script", type=Path, help="play these customer turns instead of prompting")
     parser.add_argument(
         "--live-reads",
@@ -54,7 +56,7 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
         help='JSON lines {"id", "text", "subject", "email", "name", "helpdesk"}; without it, --from reads '
         "the helpdesk's API",
     )
-    parser.add_argument("--helpdesk", choices=["salesforce", "kustomer", "freshdesk"], default="kustomer")
+    parser.add_argument("--helpdesk", choices=HELPDESKS, default="kustomer")
     parser.add_argument(
         "--from",
         dest="since",

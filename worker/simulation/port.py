@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from connectors.helpdesk import HELPDESKS
 from connectors.tools import Tool, ToolRegistry, normalize
 from policies.engines.guards import ref
 from policies.engines.runtime import Handoff
@@ -34,7 +35,6 @@ from worker.policy_port import call_arguments
 from worker.simulation.trace import Trace
 from worker.simulation.would_be import would_be_result
 
-HELPDESKS = ("salesforce", "kustomer", "freshdesk")
 MAX_WALK_DEPTH = 4
 
 Reader = Callable[[Mapping[str, Any]], Any]
