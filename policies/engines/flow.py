@@ -346,10 +346,11 @@ class _Run:
         """Where a step led: the step now current (or the status), and for a question whether it was
         asked or already known."""
         detail: dict[str, Any] = {"status": self.state.status}
-        if self.state.stack:
-            detail["to"] = self.frame().step
+        if not self.state.stack:
+            return detail
+        detail["to"] = self.frame().step
         if step.action == "ask":
-            counter = f"{self.frame().policy}/{step.id}" if self.state.stack else ""
+            counter = f"{self.frame().policy}/{step.id}"
             if self.state.status == "waiting" and self.frame().step == step.id:
                 detail["outcome"] = "asked" if self.state.asks.get(counter, 0) <= 1 else "asked again"
             elif self.state.status == "active" and self.state.slots.get(str(step.value)) is not None:
