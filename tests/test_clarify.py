@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from policies.understanding.clarify import Clarification, clarifying_question, settle
+from policies.understanding import Understanding
+from policies.understanding.clarify import (
+    Clarification,
+    clarifying_question,
+    confirmed_by_reading,
+    says_nothing,
+    settle,
+)
 from policies.understanding.classifier import Classification
 from policies.understanding.local import LocalReader
 
@@ -55,3 +62,42 @@ def test_no_question_when_one_would_not_settle_it(classification: Classification
 )
 def test_the_answer_picks_the_type(reply: str, label: str | None) -> None:
     assert settle(Clarification(("wismo", "cancellation")), reply, LocalReader()) == label
+
+
+def _said(text: str) -> Understanding:
+    memory = Understanding()
+    memory.add(LocalReader().read(text), text)
+    return memory
+
+
+@pytest.mark.parametrize(
+    ("subject", "text", "empty"),
+    [
+        ("hello", "hello?", True),
+        ("order", "Hello, it's about my order from yesterday.", True),
+        ("", "Hi there, I have a question about order #10527", True),
+        ("", "Good morning team, regarding my purchase", True),
+        ("Where is my order", "hi", False),  # the subject says it
+        ("", "Can you check on my order?", False),
+        ("", "my order is late", False),
+        ("", "Do you ship to Montreal?", False),
+        ("", "let me talk to a person", False),
+    ],
+)
+def test_a_first_message_that_says_nothing_yet_is_told_apart(subject: str, text: str, empty: bool) -> None:
+    assert says_nothing(subject, text, _said(text)) is empty
+
+
+def test_an_unsure_ticket_goes_where_the_customers_own_request_points() -> None:
+    """ "where are my 2 orders? the plates and the skillet": the item names pull the classifier
+    towards a damage complaint, the words ask where the orders are."""
+    classification = unsure(replacement=0.45, wismo=0.41, other=0.08, cancellation=0.06)
+    assert confirmed_by_reading(classification, HANDLED, ["where_is_order"]) == "wismo"
+
+
+def test_a_stated_lost_parcel_does_not_overrule_the_classifiers_first_guess() -> None:
+    """ "Order 10545 is lost apparently. Can you sort it out?": lost is a replacement's business as
+    much as a late order's, so the words do not decide, and the question is asked instead."""
+    classification = unsure(replacement=0.56, wismo=0.35, other=0.06, cancellation=0.03)
+    assert confirmed_by_reading(classification, HANDLED, ["not_received"]) is None
+    assert clarifying_question(classification, HANDLED, ["not_received"]) is not None

@@ -38,7 +38,15 @@ from policies.engines.engine import PolicyEngine
 from policies.engines.router import default_library, route
 from policies.engines.runtime import PolicyPort, PolicyState
 from policies.understanding import REQUEST_WORDS, Understanding, only_thanks
-from policies.understanding.clarify import Clarification, clarifying_question, confirmed_by_reading, settle
+from policies.understanding.clarify import (
+    OPEN,
+    OPEN_QUESTION,
+    Clarification,
+    clarifying_question,
+    confirmed_by_reading,
+    says_nothing,
+    settle,
+)
 from policies.understanding.classifier import Classification, Classifier
 from worker.actions import TicketActions
 from worker.conversation import Conversation, ConversationStore
@@ -125,21 +133,35 @@ class EventProcessor:
         opener = self.engine.read_opener(text)  # read once; the policy's engine starts from it
         conversation.policy = PolicyState(understood=opener.to_dict()).to_dict()
         barrier = paused or self.engine.language_barrier(opener.language)
-        policy, reason = (
-            self._policy_for(classification, event.helpdesk) if barrier is None else (None, barrier)
-        )
+        if barrier is None and "human" not in opener.intents and says_nothing(subject, text, opener):
+            return self._ask_what_about(conversation)
+        return self._route(conversation, classification, opener, text, barrier)
+
+    def _route(
+        self,
+        conversation: Conversation,
+        classification: Classification,
+        said: Understanding,
+        text: str,
+        barrier: str | None = None,
+    ) -> Outcome:
+        """Start the policy the classification (or, when it is unsure, the customer's own requests)
+        points at; else ask which type it is when one question could settle it, or hand off."""
+        helpdesk = conversation.helpdesk
+        policy, reason = self._policy_for(classification, helpdesk) if barrier is None else (None, barrier)
         if policy is None and barrier is None and classification.confidence < self.settings.min_confidence:
-            confirmed = confirmed_by_reading(classification, self._handled(event.helpdesk), opener.intents)
-            policy = self._route_id(confirmed, event.helpdesk) if confirmed else None
+            confirmed = confirmed_by_reading(classification, self._handled(helpdesk), said.intents)
+            policy = self._route_id(confirmed, helpdesk) if confirmed else None
         if policy is None:
-            reason = with_requests(reason, opener)
-            question = self._clarifying(classification, event.helpdesk, opener) if barrier is None else None
+            reason = with_requests(reason, said)
+            question = self._clarifying(classification, helpdesk, said) if barrier is None else None
             if question is not None:
                 return self._ask_type(conversation, question)
             self._hand_off(conversation, reason)
             return Outcome("triaged", reason)
-        if not ticket.requester_email:  # nobody the helpdesk knows: prove an email before any account
-            gate = IdentityGate(conversation, self.registry, event.helpdesk)
+        if not conversation.context["customer"].get("email"):
+            # nobody the helpdesk knows: prove an email before any account
+            gate = IdentityGate(conversation, self.registry, helpdesk)
             return self._identity_step(conversation, gate.begin(text, policy))
         return self._start(conversation, policy)
 
@@ -177,18 +199,42 @@ class EventProcessor:
         return found.id if found else None
 
     def _ask_type(self, conversation: Conversation, question: Clarification) -> Outcome:
+        self._ask(conversation, question.text, list(question.labels))
+        return Outcome("waiting", f"asked whether this is {' or '.join(question.labels)}")
+
+    def _ask_what_about(self, conversation: Conversation) -> Outcome:
+        self._ask(conversation, OPEN_QUESTION, [OPEN])
+        return Outcome("waiting", "asked what the message is about")
+
+    def _ask(self, conversation: Conversation, text: str, clarifying: list[str]) -> None:
         actions = TicketActions(self.desk, ActionLedger(self.redis, conversation.key), conversation)
         step = f"clarify-{len(conversation.seen_messages)}"
-        actions.reply(step, question.text)
-        conversation.note_turn("bot", question.text)
+        actions.reply(step, text)
+        conversation.note_turn("bot", text)
         actions.wait(step)
         conversation.status = "waiting"
-        conversation.clarifying = list(question.labels)
+        conversation.clarifying = clarifying
         self.store.save(conversation)
-        return Outcome("waiting", f"asked whether this is {' or '.join(question.labels)}")
+
+    def _told_what_about(self, conversation: Conversation, reply: str) -> Outcome:
+        """The answer to "how can I help?": classified and routed as the first message would have been,
+        with what the first message said (an order, a date) kept."""
+        conversation.clarifying = []
+        memory = Understanding.from_dict(PolicyState.from_dict(conversation.policy).understood)
+        memory.add(self.engine.reader.read(reply), reply)
+        conversation.policy = PolicyState(understood=memory.to_dict()).to_dict()
+        ticket = conversation.context.setdefault("ticket", {})
+        ticket["text"] = f"{ticket.get('text') or ''}\n\n{reply}"[:4000]
+        classification = self.classifier.classify(reply, str(ticket.get("subject") or ""))
+        conversation.ticket_type = classification.label
+        conversation.confidence = round(classification.confidence, 3)
+        barrier = self.engine.language_barrier(memory.language)
+        return self._route(conversation, classification, memory, ticket["text"], barrier)
 
     def _clarified(self, conversation: Conversation, reply: str) -> Outcome:
         """The answer to the type question: start the policy it picks, or hand off."""
+        if conversation.clarifying == [OPEN]:
+            return self._told_what_about(conversation, reply)
         question = Clarification((conversation.clarifying[0], conversation.clarifying[1]))
         conversation.clarifying = []
         label = settle(question, reply, self.engine.reader)

@@ -404,6 +404,8 @@ def match_items(text: str, items: Sequence[Any]) -> dict[int, int | None]:
             and not re.search(r"\b(?:broke|broken|cracked|damaged|smashed|missing)\b", clause)
         ):
             fine.update(i for i, n in enumerate(names) for w in re.findall(r"[a-z]+", clause) if _named(w, n))
+    concerned = _concerned_spans(lowered)
+    in_concern: set[int] = set()
     for match in re.finditer(r"[a-z]+", lowered):
         word = singular(match.group(0))
         if word in _STOP or len(word) < 3:
@@ -421,12 +423,34 @@ def match_items(text: str, items: Sequence[Any]) -> dict[int, int | None]:
                 quantity = int(after.group("num") or after.group("num2"))
         if index not in found or found[index] is None:
             found[index] = quantity
+        if any(start <= match.start() < end for start, end in concerned):
+            in_concern.add(index)
+    if in_concern:  # "one mug is cracked. The plate and the oth...": only items the problem is about
+        found = {i: q for i, q in found.items() if i in in_concern}
     for index in fine:
         if found.get(index) is None:  # "the other mug is fine" does not undo "one of the mugs"
             found.pop(index, None)
     if not found and _EVERY.search(" ".join(words(text))):
         return {i: _ordered(item) for i, item in enumerate(items)}
     return found
+
+
+_CONCERN = re.compile(
+    r"\b(?:broke|broken|cracked|crack|chipped|damaged|smashed|shattered|dented|torn|ripped|leaking|leaked|"
+    r"missing|wrong|defective|faulty|replace|replacement|send|resend|reship|another|new one|new)\b"
+)
+
+
+def _concerned_spans(lowered: str) -> list[tuple[int, int]]:
+    """Where the clauses about a problem or an ask are: an item named only elsewhere (an aside, or
+    a message cut off mid-sentence by a helpdesk's preview) is not what the customer wants sent."""
+    spans, start = [], 0
+    for cut in [*_CLAUSE.finditer(lowered), None]:
+        end = cut.start() if cut else len(lowered)
+        if _CONCERN.search(lowered[start:end]):
+            spans.append((start, end))
+        start = cut.end() if cut else end
+    return spans
 
 
 def _named(word: str, item_words: set[str]) -> bool:

@@ -55,7 +55,8 @@ AFFIRM = _any(
 """A yes. `^`-anchored forms are short replies ("ok", "fine") that only mean yes at the start."""
 
 DECLINE = _any(
-    r"^(?:no|nope|nah|naw|nay|negative|n|not really|not now|not yet|no thanks|no thank you|never|pass)\b",
+    r"^(?:no|nope|nah|naw|nay|negative|n|not really|not now|not yet|no thanks|no thank you|never|pass)\b"
+    r"(?! (?:problem|problems|worries|worry|rush|hurry|doubt|biggie)\b)",
     r"\b(?:no|nope|nah)\b(?! (?:problem|problems|worries|worry|rush|hurry|doubt|issue|issues|biggie)\b)",
     r"\bnot (?:really|now|yet|interested|needed|necessary|for me|this time|at the moment|right now)\b",
     r"\bno (?:thanks|thank you|need|longer)\b",
@@ -178,7 +179,12 @@ INTENT_PATTERNS: dict[str, re.Pattern[str]] = {
         r"boxes|shipment|order)\b",
         r"\b(?:do not|dont) (?:send|ship) (?:me )?(?:the |my )?next\b",
     ),
-    "pause_subscription": _any(r"\bpause\w*\b", r"\bput (?:it|my subscription) on hold\b"),
+    "pause_subscription": _any(
+        # "leave it paused", "it is already paused": a state, not a request
+        r"(?<!leave it )(?<!keep it )(?<!stay )(?<!stays )(?<!is )(?<!already )(?<!been )(?<!was )"
+        r"(?<!remain )(?<!remains )\bpause\w*\b",
+        r"\bput (?:it|my subscription) on hold\b",
+    ),
     "refund": _any(
         r"\brefund\w*\b",
         r"\bmoney back\b",
@@ -215,6 +221,9 @@ INTENT_PATTERNS: dict[str, re.Pattern[str]] = {
         r"be here|reach)",
         r"\bhas it shipped\b",
         r"\bchecking (?:on|in on) (?:my |an |the )?order\b",
+        r"\bcheck (?:on|up on|in on) (?:my |an |the |our )?(?:order|package|parcel|delivery|shipment)\b",
+        r"\b(?:delivery|shipping|shipment) (?:exception|delay|delayed|attempt|failed)\b",
+        r"\b(?:failed|attempted|missed) delivery\b",
         r"\bheard nothing\b",
     ),
     "change_address": _any(

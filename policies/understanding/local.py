@@ -71,6 +71,11 @@ _NEGATION_FILLER = frozenset(
 )
 _PRONOUNS = frozenset(["i", "we", "you", "it", "they", "my", "our", "me", "he", "she"])
 _SENTENCE = re.compile(r"\s*\.\s*")
+_LEADING_NO = re.compile(
+    r"^(?:(?:oh|ah|ahh|ooh|hmm+|um+|uh|well|ok|okay|right|i see|got it|ah i see|oh i see)\s+)*"
+    r"(?:no|nope|nah)\b(?! (?:problem|problems|worries|worry|rush|hurry|doubt|biggie)\b)"
+)
+"""A no after an acknowledgement ("oh right, no", "ah ok no thanks"): the "ok" heard the bot."""
 _ADDRESS = re.compile(
     r"\b\d{1,6}[a-z]?\s+(?:[A-Za-z0-9.'-]+\s+){0,4}?(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|"
     r"boulevard|blvd|court|ct|way|place|pl|terrace|close|crescent|highway|hwy|parkway|pkwy|square|sq|"
@@ -316,8 +321,8 @@ def _yes_no(reading: Reading, text: str, canon: str, sentences: list[str], quest
     no = short == "n" or bool(lx.DECLINE.search(canon)) or bool(lx.NEGATED_AFFIRM.search(canon))
     if yes and lx.NEGATED_AFFIRM.search(first):
         yes = False
-    if yes and re.search(r"^(?:no|nope|nah)\b", first) and not lx.MIXED.search(canon):
-        yes = False  # "no, that's fine": the "fine" is the no's politeness, not a yes
+    if yes and _LEADING_NO.search(first) and not lx.MIXED.search(canon):
+        yes = False  # "(oh right,) no, that's fine": the "fine" is the no's politeness, not a yes
     qualifiers: list[str] = []
     if lx.MIXED.search(canon):
         qualifiers.append("mixed")
