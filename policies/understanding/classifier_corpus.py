@@ -298,6 +298,8 @@ def tweet(core: str, fill: Filler, rng: random.Random) -> tuple[str, str]:
         text = f"{text} {fill.frame('hashtag')}"
     if rng.random() < 0.4:
         text = f"{text} {fill.frame('emoji')}"
+    if rng.random() < 0.25:  # a photo or a screenshot of the tracking page
+        text = f"{text} {fill.frame('link')}"
     if rng.random() < 0.1:
         text = text.upper()
     return text[:280], ""
