@@ -147,6 +147,16 @@ class SandboxCustomers:
         response.raise_for_status()
         return response.json()
 
+    def wait_for_held(self, platform: str, path_part: str, since: int, timeout: float = 30) -> None:
+        """Until the sandbox holds a request (a delay fault) to `platform` whose path has `path_part`,
+        among its writes from index `since` on: the caller knows the worker is inside that call."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(w.get("held") and path_part in w["path"] for w in self.writes(platform)[since:]):
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"no held request on {platform} {path_part}")
+
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self.http.post(f"{self.url}{path}", json=body, timeout=10)
         response.raise_for_status()

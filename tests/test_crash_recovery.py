@@ -9,7 +9,6 @@ The sandbox holds one request open (delay fault) so the kill lands exactly where
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -63,15 +62,6 @@ def drafts_for(customers, ticket_id: str) -> list[dict]:
     ]
 
 
-def wait_for_held(customers, platform: str, path_part: str, since: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(w.get("held") and path_part in w["path"] for w in customers.writes(platform)[since:]):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"no held request on {platform} {path_part}")
-
-
 @pytest.mark.parametrize(
     ("point", "fault", "held_platform", "held_path"),
     [
@@ -113,7 +103,7 @@ def test_worker_killed_mid_turn_answers_the_customer_exactly_once(
         ticket = customers.open_ticket("kustomer", "Where is my order?", "Where is my order?", EMAIL)
         for delivery in ticket.deliveries:
             assert delivery.post(crash_web.url).status_code == 202
-        wait_for_held(customers, held_platform, held_path, since)
+        customers.wait_for_held(held_platform, held_path, since)
         first.kill()
     finally:
         customers.http.delete(f"{sandbox.url}/_sandbox/faults")
@@ -162,7 +152,7 @@ def test_worker_killed_after_the_store_created_a_replacement_creates_no_second_o
             },
         ).raise_for_status()
         assert customers.reply(ticket, "Yes, same address").post(crash_web.url).status_code == 202
-        wait_for_held(customers, "bigcommerce", "/v2/orders", since)
+        customers.wait_for_held("bigcommerce", "/v2/orders", since)
         first.kill()
     finally:
         customers.http.delete(f"{sandbox.url}/_sandbox/faults")
@@ -215,7 +205,7 @@ def test_an_answer_to_a_question_posted_just_before_the_worker_died_is_acted_on(
         )
         for delivery in ticket.deliveries:
             assert delivery.post(crash_web.url).status_code == 202
-        wait_for_held(customers, "kustomer", "/drafts", since)
+        customers.wait_for_held("kustomer", "/drafts", since)
         # the question is on the ticket (applied, its answer held): the customer answers it
         shown = customers.http.get(f"{sandbox.url}/_sandbox/kustomer/tickets/{ticket.ticket_id}").json()
         assert any("free replacement" in text for text in shown["replies"] + shown["drafts"]), shown

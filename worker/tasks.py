@@ -77,7 +77,11 @@ def handle_event(self: Task, payload: dict, budget_waits: int = 0) -> str:
         reason = f"processing stopped the worker {deliveries - 1} times (redelivery cap)"
         return give_up(event, reason, self.request.id)
     try:
-        with deadline(working_time(settings.task_time_limit)), locked(event, settings), one_turn():
+        with (
+            deadline(working_time(settings.task_time_limit)),
+            locked(event, settings, attempt(self)),
+            one_turn(),
+        ):
             outcome = EventProcessor(
                 default_helpdesk(event.helpdesk), get_redis(), default_classifier(), settings
             ).process(event)
@@ -107,11 +111,22 @@ def handle_event(self: Task, payload: dict, budget_waits: int = 0) -> str:
     return outcome.result
 
 
-def locked(event: TicketEvent, settings: WorkerSettings) -> AbstractContextManager[None]:
+def locked(event: TicketEvent, settings: WorkerSettings, owner: str | None) -> AbstractContextManager[None]:
     """The ticket's lock, held past the hard time limit so only its owner ever frees it early."""
     return ticket_lock(
-        get_redis(), event.ticket_key, hold=settings.task_time_limit + 10, wait=lock_wait(settings)
+        get_redis(),
+        event.ticket_key,
+        owner=owner,
+        hold=settings.task_time_limit + 10,
+        wait=lock_wait(settings),
     )
+
+
+def attempt(task: Task) -> str | None:
+    """This delivery attempt of the task: the same on a redelivery (after a crash, or a requeue while
+    Redis was away), new on each retry. It owns the ticket lock, so a redelivered attempt takes back
+    the lock its earlier run could not release."""
+    return f"{task.request.id}:{task.request.retries}" if task.request.id else None
 
 
 def lock_wait(settings: WorkerSettings) -> float:
@@ -222,7 +237,11 @@ def hand_off_after_failure(
     settings = load_settings()
     event = TicketEvent.from_dict(payload)
     try:
-        with deadline(working_time(settings.task_time_limit)), locked(event, settings), one_turn():
+        with (
+            deadline(working_time(settings.task_time_limit)),
+            locked(event, settings, attempt(self)),
+            one_turn(),
+        ):
             if not still_unanswered(event):
                 forget(pending_id)
                 log.info("nothing left unanswered ticket=%s (stale=%s): no hand-off", event.ticket_key, stale)
