@@ -17,6 +17,7 @@ Senders retry any non-2xx answer, as helpdesks do. At the end it prints, per run
 
     .venv/bin/python bench/chaos.py                 # the full run: about 4 minutes
     .venv/bin/python bench/chaos.py --short         # the short form the test suite runs (~1 minute)
+    .venv/bin/python bench/chaos.py --folder DIR    # keep the run's folder: Redis and every log
 """
 
 from __future__ import annotations
@@ -247,6 +248,8 @@ class Chaos:
         handed = [tid for tid, view in views.items() if "pd-handed-off" in view["tags"]]
         return {
             "tickets": len(tickets),
+            "lost ids": sorted(set(never) | {w.split()[0] for w in self.tally.gave_up}),
+            "stuck ids": sorted(stuck),
             "lost": len(self.tally.gave_up) + len(never),
             "duplicated": len(duplicated),
             "5xx (500)": self.tally.answers.get(500, 0),
@@ -273,13 +276,21 @@ SHORT = Plan(tickets=6, kills=1, redis_kills=1, freezes=1, storms=1, seed=7, spa
 FULL = Plan(tickets=30, kills=4, redis_kills=2, freezes=2, storms=4, seed=20261204, spacing=2.0)
 
 
-def run(plan: Plan) -> dict[str, object]:
+def run(plan: Plan, folder: Path | None = None) -> dict[str, object]:
+    """In a temporary folder, or in `folder` (kept, with every process's log, to look into)."""
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        return run_in(plan, folder)
     with tempfile.TemporaryDirectory(prefix="pd-chaos-") as tmp:
-        chaos = Chaos(plan, Path(tmp))
-        try:
-            return chaos.run()
-        finally:
-            chaos.close()
+        return run_in(plan, Path(tmp))
+
+
+def run_in(plan: Plan, folder: Path) -> dict[str, object]:
+    chaos = Chaos(plan, folder)
+    try:
+        return chaos.run()
+    finally:
+        chaos.close()
 
 
 def main() -> int:
@@ -290,11 +301,14 @@ def main() -> int:
         "--short", action="store_true", help="the short form (6 tickets, one fault of each kind)"
     )
     parser.add_argument("--seed", type=int, help="the chaos schedule's seed")
+    parser.add_argument(
+        "--folder", type=Path, help="run in this folder and keep it (Redis, logs of every process)"
+    )
     args = parser.parse_args()
     plan = SHORT if args.short else FULL
     if args.seed is not None:
         plan = Plan(**{**plan.__dict__, "seed": args.seed})
-    result = run(plan)
+    result = run(plan, args.folder)
     for name, value in result.items():
         if name == "faults":
             print("faults applied:")

@@ -17,25 +17,18 @@ from celery.signals import worker_process_init
 
 from worker import embedded_redis
 from worker.redis_conn import resolve_redis_url, socket_timeout
-from worker.settings import load_settings
+from worker.settings import WorkerSettings, load_settings
 
 QUEUE = "policydesk"
+RESTORE_LOCK_SECONDS = 10
 
 
 def celery_config() -> dict[str, Any]:
     settings = load_settings()
-    transport: dict[str, Any] = {
-        "visibility_timeout": settings.visibility_timeout,
-        # a frozen Redis must fail fast, not hang (the poll for work blocks 1 s at a time)
-        "socket_timeout": max(5.0, socket_timeout()),
-        "socket_connect_timeout": socket_timeout(),
-    }
-    if settings.visibility_override:  # crash tests: sweep for a dead worker's tasks every second
-        transport.update(unacked_restore_interval=1, unacked_restore_throttle=1)
     return {
         "broker_url": resolve_redis_url(),
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": transport,
+        "broker_transport_options": transport_options(settings),
         "task_default_queue": QUEUE,
         "task_serializer": "json",
         "accept_content": ["json"],
@@ -58,6 +51,23 @@ def celery_config() -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "enable_utc": True,
     }
+
+
+def transport_options(settings: WorkerSettings) -> dict[str, Any]:
+    """How the worker talks to Redis as a broker."""
+    transport: dict[str, Any] = {
+        "visibility_timeout": settings.visibility_timeout,
+        # a frozen Redis must fail fast, not hang (the poll for work blocks 1 s at a time)
+        "socket_timeout": max(5.0, socket_timeout()),
+        "socket_connect_timeout": socket_timeout(),
+        # the lock around restoring a dead worker's unacknowledged tasks: a worker killed, or cut off
+        # from a frozen or restarting Redis, while it held it would block every restore for kombu's
+        # default 5 minutes. Each restore is a WATCH transaction, so the lock only saves work: short.
+        "unacked_mutex_expire": RESTORE_LOCK_SECONDS,
+    }
+    if settings.visibility_override:  # crash tests: sweep for a dead worker's tasks every second
+        transport.update(unacked_restore_interval=1, unacked_restore_throttle=1)
+    return transport
 
 
 def working_time(hard: int) -> int:

@@ -29,7 +29,7 @@ from contextlib import AbstractContextManager
 from typing import NoReturn
 
 import redis
-from celery import Task
+from celery import Task, signals
 from celery.exceptions import Reject, Retry
 
 from connectors.errors import BudgetExhausted, OutcomeUnknown, PlatformError, RateLimited
@@ -48,10 +48,18 @@ from worker.notes import failure_note
 from worker.pipeline import EventProcessor
 from worker.redis_conn import get_redis
 from worker.settings import WorkerSettings, load_settings
+from worker.warmup import warm_up
 
 log = logging.getLogger(__name__)
 
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+
+
+@signals.worker_init.connect
+def warm_before_forking(**_: object) -> None:
+    """The worker's main process builds what every turn needs before it forks its pool (see
+    worker.warmup); beat and the web process never run this."""
+    warm_up()
 
 
 def requeue_when_redis_returns(event: TicketEvent) -> NoReturn:
