@@ -9,7 +9,7 @@ from typing import Any
 
 from celery import signals
 
-from policies.classifier import default_classifier
+from policies.claude_classifier import default_classifier
 from policies.router import default_library
 from policies.understanding.language import _detector, detect_language
 from worker.tasks import warm_before_forking

@@ -20,7 +20,7 @@ SAMPLE = "Where is my order? It has not arrived yet and I would like to know whe
 
 def warm_up() -> float:
     """Build the process-wide classifier, policy library and language models; seconds it took."""
-    from policies.classifier import default_classifier
+    from policies.claude_classifier import default_classifier
     from policies.router import default_library
     from policies.understanding.language import detect_language
 
