@@ -9,8 +9,8 @@ from typing import Any
 
 from celery import signals
 
-from policies.claude_classifier import default_classifier
-from policies.router import default_library
+from policies.engines.router import default_library
+from policies.understanding.claude_classifier import default_classifier
 from policies.understanding.language import _detector, detect_language
 from worker.tasks import warm_before_forking
 from worker.warmup import warm_up

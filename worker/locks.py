@@ -29,7 +29,9 @@ class OwnedLock(Lock):
         if super().do_acquire(token):
             return True
         expiry_ms = int(self.timeout * 1000) if self.timeout else 0
-        return bool(self.lua_reacquire(keys=[self.name], args=[token, expiry_ms], client=self.redis))
+        reacquire = self.lua_reacquire
+        assert reacquire is not None  # Lock.__init__ registers it
+        return bool(reacquire(keys=[self.name], args=[token, expiry_ms], client=self.redis))
 
 
 @contextmanager

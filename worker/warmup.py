@@ -20,8 +20,8 @@ SAMPLE = "Where is my order? It has not arrived yet and I would like to know whe
 
 def warm_up() -> float:
     """Build the process-wide classifier, policy library and language models; seconds it took."""
-    from policies.claude_classifier import default_classifier
-    from policies.router import default_library
+    from policies.engines.router import default_library
+    from policies.understanding.claude_classifier import default_classifier
     from policies.understanding.language import detect_language
 
     started = time.monotonic()
