@@ -10,8 +10,11 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import random
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -368,3 +371,40 @@ def test_garbled_bodies_never_yield_500(client: FlaskClient, vendor: str) -> Non
         assert response.status_code in (200, 202, 400, 401), (response.status_code, body[:200])
         statuses.add(response.status_code)
     assert 400 in statuses  # the run did reach the parsers
+
+
+FIRST_WEBHOOK = """
+import json, os, sys
+from policydesk import deliveries
+from webhooks.app import create_app
+
+env = json.loads(os.environ["TEST_ENV"])
+sent = deliveries.freshdesk_ticket_created("7", "Where?", "Where is it?", "jane.doe@example.com")
+sent = sent.authenticated(env)
+client = create_app().test_client()
+answer = client.post(sent.path, data=sent.body, headers=sent.headers, query_string=sent.query)
+heavy = ("policies", "lingua", "sklearn")
+loaded = sorted(m for m in sys.modules if m == "worker.tasks" or m.startswith(heavy))
+print(json.dumps({"status": answer.status_code, "loaded": loaded}))
+"""
+
+
+def test_a_web_process_accepts_its_first_webhook_without_loading_the_worker(
+    base_env: dict[str, str], redis_url: str
+) -> None:
+    """The receivers enqueue by task name and never import the worker's tasks, the classifier or the
+    policies: a fresh web process would otherwise make its first webhook wait for those imports (ten
+    seconds and more on a busy machine, past the helpdesks' own patience)."""
+    spare = redis_url.rsplit("/", 1)[0] + "/5"
+    env = {**base_env, "REDIS_URL": spare}
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_WEBHOOK],
+        env={**os.environ, **env, "TEST_ENV": json.dumps(env)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    redis.Redis.from_url(spare).flushdb()
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen == {"status": 202, "loaded": []}, seen

@@ -17,11 +17,14 @@ import logging
 import uuid
 
 from worker import pending, redis_health
+from worker.celery_app import app
 from worker.events import TicketEvent
 from worker.redis_conn import get_redis
 from worker.settings import load_settings
 
 log = logging.getLogger(__name__)
+
+HANDLE_EVENT = "policydesk.handle_event"  # worker.tasks.handle_event
 
 
 class QueueFull(Exception):
@@ -34,8 +37,6 @@ def seen_key(event: TicketEvent) -> str:
 
 def accept(event: TicketEvent) -> bool:
     """Enqueue the event unless its delivery id was seen; True if enqueued, False if a duplicate."""
-    from worker.tasks import handle_event
-
     redis = get_redis()
     if not redis_health.has_headroom(redis):
         raise QueueFull("redis is near its memory cap")
@@ -47,7 +48,10 @@ def accept(event: TicketEvent) -> bool:
     try:
         pending.record(redis, task_id, event.ticket_key, event.received_at)
         # retry=False: a frozen broker fails this request at once (503) instead of stalling it.
-        handle_event.apply_async(
+        # by name: the receivers never import the worker's tasks (and with them the classifier and
+        # the policies), which would make each web process's first webhook wait for those imports
+        app.send_task(
+            HANDLE_EVENT,
             args=[event.pointer()],
             task_id=task_id,
             argsrepr=f"[{event.ticket_key} {event.kind}]",

@@ -42,6 +42,7 @@ from worker.celery_app import app, working_time
 from worker.conversation import Conversation, ConversationStore
 from worker.deadline import DeadlineExceeded, deadline
 from worker.events import TicketEvent
+from worker.intake import HANDLE_EVENT
 from worker.ledger import ActionLedger, ActionOutcomeUnknown
 from worker.locks import TicketLockBusy, ticket_lock
 from worker.notes import failure_note
@@ -71,7 +72,7 @@ def requeue_when_redis_returns(event: TicketEvent) -> NoReturn:
     raise Reject("redis unavailable", requeue=True)
 
 
-@app.task(name="policydesk.handle_event", bind=True, max_retries=None)
+@app.task(name=HANDLE_EVENT, bind=True, max_retries=None)
 def handle_event(self: Task, payload: dict, budget_waits: int = 0) -> str:
     """`budget_waits`: how many of this event's retries were waits for the shared rate budget, which
     are not failures and do not count against POLICYDESK_MAX_RETRIES."""
