@@ -27,6 +27,7 @@ from typing import Any
 import anthropic
 from anthropic.types import Message
 
+from connectors import telemetry
 from connectors.config import tls_verify
 from connectors.errors import AuthFailed, NotFound, PlatformError, PlatformUnavailable, RateLimited, Rejected
 from connectors.http import make_retrying
@@ -205,9 +206,13 @@ def call_messages(
         nonlocal attempts
         attempts += 1
         try:
-            return single.messages.create(**request)
+            message = single.messages.create(**request)
         except anthropic.AnthropicError as exc:
             raise claude_error(exc) from exc
+        usage = getattr(message, "usage", None)
+        telemetry.count("claude_tokens", float(getattr(usage, "input_tokens", 0) or 0), kind="input")
+        telemetry.count("claude_tokens", float(getattr(usage, "output_tokens", 0) or 0), kind="output")
+        return message
 
     retrying = make_retrying(attempts=settings.retries, max_wait=settings.max_wait)
     try:

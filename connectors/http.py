@@ -21,6 +21,7 @@ from typing import Any
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from connectors import telemetry
 from connectors.errors import (
     AuthFailed,
     BudgetExhausted,
@@ -154,6 +155,9 @@ class HttpClient:
         if budget is not None:
             budget.observe(response.headers)
         log.debug("%s %s %s -> %s", self.platform, method, _path_only(url), response.status_code)
+        telemetry.count("platform_requests", platform=self.platform, status=response.status_code)
+        if response.status_code == 429:
+            telemetry.count("platform_rate_limited", platform=self.platform)
         if response.status_code < 300:
             return response
         raise error_for(self.platform, method, response, safe)

@@ -109,6 +109,8 @@ STACK_TUNING = {
     "POLICYDESK_MAX_RETRIES": "2",
     "POLICYDESK_RETRY_BACKOFF_MAX": "2",
     "POLICYDESK_LOCK_WAIT": "5",
+    # the studio and /metrics are on in the stack (tests/studio_client.py knows the password)
+    "POLICYDESK_STUDIO_PASSWORD": "studio-password-for-tests",
 }
 
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("webhooks", "worker", "policies", "connectors", "policydesk", "sandbox")
+PACKAGES = ("webhooks", "worker", "policies", "connectors", "policydesk", "sandbox", "studio")
 PREFIXES = (
     "POLICYDESK",
     "REDIS",

@@ -10,15 +10,16 @@ including for events we deliberately ignore, so a sender never disables the webh
 from __future__ import annotations
 
 import logging
-import os
 
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+import studio
+from connectors import telemetry
 from webhooks import freshdesk, kustomer, salesforce, salesforce_auth
 from webhooks.responses import WebhookError, json_ack, json_error, soap_ack, soap_fault
 from webhooks.settings import WebhookSettings, load_settings
-from worker import intake, redis_health
+from worker import intake, json_logs, metrics, redis_health
 from worker.events import TicketEvent
 from worker.redis_conn import get_redis
 
@@ -30,7 +31,8 @@ SALESFORCE_PATH = "/webhooks/salesforce"
 
 
 def create_app() -> Flask:
-    _configure_logging()
+    json_logs.configure_root()
+    metrics.install_default()
     settings = load_settings()
     app = Flask("policydesk-webhooks")
     app.config[SETTINGS_KEY] = settings
@@ -43,24 +45,12 @@ def create_app() -> Flask:
     app.add_url_rule("/webhooks/freshdesk", "freshdesk", freshdesk_webhook, methods=["POST"])
     app.add_url_rule(SALESFORCE_PATH, "salesforce", salesforce_webhook, methods=["POST"])
 
+    studio.install(app)
+
     app.register_error_handler(WebhookError, _webhook_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     return app
-
-
-def _configure_logging() -> None:
-    """Under gunicorn nothing configures the root logger; without this the event lines are lost.
-
-    Left alone when something (gunicorn --log-config, pytest) already installed handlers.
-    """
-    root = logging.getLogger()
-    if not root.handlers:
-        level = logging.getLevelName((os.environ.get("LOG_LEVEL") or "INFO").upper())
-        logging.basicConfig(
-            level=level if isinstance(level, int) else logging.INFO,
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        )
 
 
 def _settings() -> WebhookSettings:
@@ -148,6 +138,7 @@ def _enqueue_one(event: TicketEvent) -> str:
 
 
 def _log_event(event: TicketEvent, outcome: str) -> None:
+    telemetry.count("webhooks", helpdesk=event.helpdesk, result=outcome)
     log.info(
         "webhook helpdesk=%s kind=%s ticket=%s event=%s outcome=%s",
         event.helpdesk,
@@ -167,8 +158,14 @@ def _error_response(status: int, message: str) -> Response:
     return json_error(status, message)
 
 
+def _count_refused(status: int) -> None:
+    helpdesk = request.path.rstrip("/").rsplit("/", 1)[-1] if request.path.startswith("/webhooks/") else "-"
+    telemetry.count("webhooks", helpdesk=helpdesk, result=f"refused_{status}")
+
+
 def _webhook_error(exc: WebhookError) -> Response:
     log.info("webhook refused path=%s status=%s reason=%s", request.path, exc.status, exc.message)
+    _count_refused(exc.status)
     return _error_response(exc.status, exc.message)
 
 
@@ -177,6 +174,8 @@ def _http_error(exc: HTTPException) -> Response:
     message = {413: "body too large"}.get(status) or (exc.name or "error").lower()
     if status == 413:
         log.info("webhook refused path=%s status=413 reason=body too large", request.path)
+    if request.path.startswith("/webhooks/"):
+        _count_refused(status)
     response = _error_response(status, message)
     valid_methods = getattr(exc, "valid_methods", None)
     if status == 405 and valid_methods:

@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from celery import Celery
-from celery.signals import worker_process_init
+from celery import Celery, signals
 
-from worker import embedded_redis
+from connectors import telemetry
+from worker import embedded_redis, json_logs, metrics
 from worker.redis_conn import resolve_redis_url, socket_timeout
 from worker.settings import WorkerSettings, load_settings
 
@@ -87,7 +87,7 @@ app = Celery("policydesk", include=["worker.tasks"])
 app.add_defaults(celery_config)
 
 
-@worker_process_init.connect
+@signals.worker_process_init.connect
 def share_rate_budgets(**_: Any) -> None:
     """Every worker process spends the same per-account rate budgets, kept in Redis."""
     import os
@@ -96,3 +96,21 @@ def share_rate_budgets(**_: Any) -> None:
     from worker.redis_conn import get_redis
 
     share_budgets(get_redis(), os.environ)
+
+
+@signals.worker_init.connect
+def _observe_worker(**_: Any) -> None:
+    """The worker's log lines (LOG_FORMAT) and counters (GET /metrics) go where the web process's go."""
+    json_logs.configure_root()
+    metrics.install_default()
+
+
+@signals.after_setup_logger.connect
+def _json_celery_logs(logger: Any = None, **_: Any) -> None:
+    if logger is not None and json_logs.wants_json():
+        json_logs.use_json(logger)
+
+
+@signals.task_postrun.connect
+def _count_task(task: Any = None, state: str | None = None, **_: Any) -> None:
+    telemetry.count("tasks", task=getattr(task, "name", "?"), state=state or "UNKNOWN")

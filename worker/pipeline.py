@@ -29,6 +29,7 @@ from typing import Any, cast
 
 import redis
 
+from connectors import telemetry
 from connectors.helpdesk.base import Helpdesk
 from connectors.models import Message, Ticket
 from connectors.tools import ToolRegistry, load_all_tools
@@ -343,6 +344,9 @@ class EventProcessor:
         if state.status == "active":  # the engine stopped without an outcome: never leave a ticket hanging
             conversation.outbox.clear()
             self._hand_off(conversation, "the policy stopped without reaching an outcome")
+            telemetry.count(
+                "policy_outcomes", policy=state.policy_id, mode=conversation.mode, status="handed_off"
+            )
             return Outcome("handed_off", "policy stopped without an outcome")
         conversation.status = state.status
         # Saved before the customer sees anything: an answer to this turn's question can only arrive
@@ -351,6 +355,9 @@ class EventProcessor:
         self._finish_turn(conversation)
         record_turn(self.redis, conversation)  # counts a finished offer's outcome once per ticket
         log.info("policy turn ticket=%s policy=%s status=%s", conversation.key, state.policy_id, state.status)
+        telemetry.count(
+            "policy_outcomes", policy=state.policy_id, mode=conversation.mode, status=state.status
+        )
         return Outcome(state.status, state.outcome or "")
 
     def _rehearse(self, conversation: Conversation, step: EngineStep, policy: str) -> Outcome:
@@ -371,6 +378,7 @@ class EventProcessor:
         conversation.status = state.status
         self.store.save(conversation)
         log.info("rehearsal ticket=%s mode=%s status=%s", conversation.key, mode, state.status)
+        telemetry.count("policy_outcomes", policy=policy, mode=mode, status=state.status)
         return Outcome(mode, state.status)
 
     def _rehearse_reply(self, conversation: Conversation, text: str) -> Outcome:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from connectors import reconcile
+from connectors import reconcile, telemetry
 from connectors.tools import Tool, ToolRegistry
 from policies.engines.runtime import Handoff
 from worker import builtin_tools  # also registers the built-in tools, so every engine can resolve them
@@ -77,6 +77,15 @@ class TicketPolicyPort:
         self.handed_off: Handoff | None = None
 
     def call_tool(self, step_key: str, tool: str, args: dict[str, Any]) -> Any:
+        try:
+            result = self._call_tool(step_key, tool, args)
+        except Exception as exc:
+            telemetry.count("tool_calls", tool=tool.lstrip("@"), result=type(exc).__name__)
+            raise
+        telemetry.count("tool_calls", tool=tool.lstrip("@"), result="ok")
+        return result
+
+    def _call_tool(self, step_key: str, tool: str, args: dict[str, Any]) -> Any:
         found = self.registry.resolve(tool)
         if found is None:
             raise KeyError(f"unknown tool {tool!r}")
