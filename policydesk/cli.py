@@ -44,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     shadow = commands.add_parser("shadow", help="what policies in shadow or draft mode would have done")
     shadow.add_argument("action", choices=["report"])
 
+    policies_cmd = commands.add_parser("policies", help="policies published in the studio")
+    policies_cmd.add_argument("action", choices=["export"])
+    policies_cmd.add_argument("folder", help="where export writes one <id>.md per published policy")
+
     commands.add_parser("offers", help="retention offers: tickets kept and cancelled per policy variant")
 
     redis_cmd = commands.add_parser("redis", help="the embedded Redis used when REDIS_URL is unset")
@@ -66,11 +70,19 @@ def main(argv: list[str] | None = None) -> int:
         "test": _test,
         "tools": _tools,
         "offers": _offers,
+        "policies": _policies,
         "shadow": _shadow,
         "redis": _redis,
         "deadletters": _deadletters,
     }[args.command]
     return handler(args)
+
+
+def _policies(args: argparse.Namespace) -> int:
+    from policydesk.policy_export import export_published
+    from worker.redis_conn import get_redis
+
+    return export_published(get_redis(), Path(args.folder), sys.stdout)
 
 
 def _demo(args: argparse.Namespace) -> int:

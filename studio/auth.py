@@ -76,6 +76,7 @@ def load_auth(env: Mapping[str, str] = os.environ) -> StudioAuth | None:
         material = hmac.new(b"policydesk-studio-session", seed.encode(), hashlib.sha256).hexdigest()
     return StudioAuth(password=password, users=users, secret_key=material)
 
+
 # the window starts at the first failure (EXPIRE ... NX needs Redis 7; the embedded server is 6.2)
 _COUNT_FAILURE = """
 for _, key in ipairs(KEYS) do

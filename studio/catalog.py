@@ -17,9 +17,9 @@ from policies.document import PolicyDocument, Problem
 from policies.library import PolicyLibrary
 from policies.lint import lint_document, platform_configured
 from policies.modes import policy_mode
-from policies.router import default_library
+from policies.router import built_in_library
 from policies.tool_menu import load_tools
-from studio.published import PublishedStore, Version, content_hash
+from worker.published_policies import PublishedStore, Version, content_hash
 
 __all__ = ["Entry", "catalog", "registry"]
 
@@ -68,7 +68,7 @@ def _file_text(doc: PolicyDocument) -> str:
 
 
 def catalog(store: PublishedStore, env: Mapping[str, str] = os.environ) -> Catalog:
-    built_in = {doc.id: doc for doc in default_library() if doc.id}
+    built_in = {doc.id: doc for doc in built_in_library() if doc.id}
     published = {v.policy_id: v for v in store.live_versions()}
     docs: dict[str, tuple[PolicyDocument, str, str, str, Version | None]] = {}
     for policy_id, doc in built_in.items():

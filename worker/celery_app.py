@@ -15,8 +15,8 @@ from typing import Any
 from celery import Celery, signals
 
 from connectors import telemetry
-from worker import embedded_redis, json_logs, metrics
-from worker.redis_conn import resolve_redis_url, socket_timeout
+from worker import embedded_redis, json_logs, metrics, published_policies
+from worker.redis_conn import get_redis, resolve_redis_url, socket_timeout
 from worker.settings import WorkerSettings, load_settings
 
 QUEUE = "policydesk"
@@ -100,9 +100,11 @@ def share_rate_budgets(**_: Any) -> None:
 
 @signals.worker_init.connect
 def _observe_worker(**_: Any) -> None:
-    """The worker's log lines (LOG_FORMAT) and counters (GET /metrics) go where the web process's go."""
+    """The worker's log lines (LOG_FORMAT) and counters (GET /metrics) go where the web process's go,
+    and its tickets run on the policies published in the studio."""
     json_logs.configure_root()
     metrics.install_default()
+    published_policies.install(get_redis)
 
 
 @signals.after_setup_logger.connect

@@ -36,7 +36,7 @@ from connectors.errors import BudgetExhausted, OutcomeUnknown, PlatformError, Ra
 from connectors.helpdesk import default_helpdesk
 from connectors.helpdesk.turn_reads import one_turn
 from policies.understanding.claude_classifier import default_classifier
-from worker import deadletters, pending
+from worker import deadletters, pending, published_policies
 from worker.actions import TicketActions
 from worker.celery_app import app, working_time
 from worker.conversation import Conversation, ConversationStore
@@ -90,6 +90,7 @@ def handle_event(self: Task, payload: dict, budget_waits: int = 0) -> str:
             deadline(working_time(settings.task_time_limit)),
             locked(event, settings, attempt(self)),
             one_turn(),
+            published_policies.pinned(get_redis(), event.helpdesk, event.ticket_id),
         ):
             outcome = EventProcessor(
                 default_helpdesk(event.helpdesk), get_redis(), default_classifier(), settings

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 from connectors.tools import PLATFORM_CONFIGS, load_all_tools
 from policies.document.library import PolicyLibrary
@@ -18,11 +19,49 @@ class Route:
     reason: str  # why no policy runs, for the handoff note; empty when one does
 
 
+class Layer(Protocol):
+    """Policies added on top of the built-in files (the studio's published versions)."""
+
+    def key(self) -> Hashable:
+        """Changes whenever `documents()` would return something else (cheap: called per lookup)."""
+
+    def documents(self) -> list[PolicyDocument]: ...
+
+
+_LAYERS: list[Layer] = []
+
+
+def add_layer(layer: Layer) -> None:
+    if layer not in _LAYERS:
+        _LAYERS.append(layer)
+
+
+def remove_layer(layer: Layer) -> None:
+    if layer in _LAYERS:
+        _LAYERS.remove(layer)
+
+
 @lru_cache(maxsize=1)
-def default_library() -> PolicyLibrary:
+def built_in_library() -> PolicyLibrary:
     """The built-in library, loaded once per process (policies are files deployed with the code)."""
     load_all_tools()
     return PolicyLibrary.load()
+
+
+@lru_cache(maxsize=8)
+def _layered(keys: tuple[Hashable, ...], layers: tuple[Layer, ...]) -> PolicyLibrary:
+    docs = {doc.id: doc for doc in built_in_library() if doc.id}
+    for layer in layers:
+        docs.update({doc.id: doc for doc in layer.documents() if doc.id})
+    return PolicyLibrary(docs.values())
+
+
+def default_library() -> PolicyLibrary:
+    """The library tickets run on: the built-in files with every layer on top, later layers winning."""
+    if not _LAYERS:
+        return built_in_library()
+    layers = tuple(_LAYERS)
+    return _layered(tuple(layer.key() for layer in layers), layers)
 
 
 def platform_ready(platform: str, env: Mapping[str, str]) -> bool:

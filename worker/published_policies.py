@@ -9,7 +9,13 @@ saved by anyone editing it, and is never live.
 Redis keys (durable in the embedded server, which runs with append-only persistence):
 - `pd:studio:versions:<id>`: a list of JSON versions, oldest first (version n is index n-1);
 - `pd:studio:drafts`: a hash policy id -> JSON draft;
-- `pd:studio:generation`: a counter bumped on every publish, so a process can tell its copy is old.
+- `pd:studio:generation`: a counter bumped on every publish, so a process can tell its copy is old;
+- `pd:studio:pins:<helpdesk>:<ticket>`: the version of each published policy when the conversation
+  began. A conversation runs on those versions to its end, whatever is published meanwhile, so no
+  customer meets a flow whose steps changed under a half-finished conversation.
+
+`PublishedLayer` is what the worker adds to policies.router's library (`install`): the live versions,
+or inside `pinned(...)` the versions of that conversation.
 """
 
 from __future__ import annotations
@@ -17,17 +23,33 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 
 import redis
 
+from policies import router
 from policies.document import PolicyDocument, parse_policy
+from worker.conversation import CONVERSATION_TTL
 
-__all__ = ["Draft", "PublishedStore", "Version", "content_hash", "layer_path"]
+__all__ = [
+    "Draft",
+    "PublishedLayer",
+    "PublishedStore",
+    "Version",
+    "content_hash",
+    "install",
+    "layer_path",
+    "pinned",
+]
 
 VERSIONS_PREFIX = "pd:studio:versions:"
 DRAFTS_KEY = "pd:studio:drafts"
 GENERATION_KEY = "pd:studio:generation"
+PINS_PREFIX = "pd:studio:pins:"
+PINNED = "_pinned"  # a field every pin hash has, so "pinned to no published version" is recorded too
 MAX_POLICY_CHARS = 200_000
 
 
@@ -132,3 +154,57 @@ class PublishedStore:
 
     def discard_draft(self, policy_id: str) -> None:
         self.redis.hdel(DRAFTS_KEY, policy_id)
+
+
+# -- the layer the worker runs on -----------------------------------------------------------------
+
+_PINS: ContextVar[dict[str, int] | None] = ContextVar("policydesk_policy_pins", default=None)
+
+
+class PublishedLayer:
+    def __init__(self, client: Callable[[], redis.Redis]):
+        self.client = client
+
+    def key(self) -> Hashable:
+        pins = _PINS.get()
+        if pins is not None:
+            return ("pinned", tuple(sorted(pins.items())))
+        return ("live", PublishedStore(self.client()).generation())
+
+    def documents(self) -> list[PolicyDocument]:
+        store = PublishedStore(self.client())
+        pins = _PINS.get()
+        if pins is None:
+            return [version.document() for version in store.live_versions()]
+        versions = (store.version(policy_id, number) for policy_id, number in pins.items())
+        return [version.document() for version in versions if version is not None]
+
+
+def install(client: Callable[[], redis.Redis]) -> None:
+    """Tickets in this process run on published versions (once per process)."""
+    router.add_layer(_layer(client))
+
+
+_LAYERS: dict[Callable[[], redis.Redis], PublishedLayer] = {}
+
+
+def _layer(client: Callable[[], redis.Redis]) -> PublishedLayer:
+    return _LAYERS.setdefault(client, PublishedLayer(client))
+
+
+@contextmanager
+def pinned(client: redis.Redis, helpdesk: str, ticket_id: str) -> Iterator[dict[str, int]]:
+    """Run the block on this conversation's versions, pinning the live ones if it has none yet."""
+    key = f"{PINS_PREFIX}{helpdesk}:{ticket_id}"
+    raw = client.hgetall(key)
+    if not raw:
+        live = {v.policy_id: v.number for v in PublishedStore(client).live_versions()}
+        client.hset(key, mapping={PINNED: "1", **{pid: str(n) for pid, n in live.items()}})
+        client.expire(key, CONVERSATION_TTL)
+        raw = client.hgetall(key)
+    pins = {str(pid): int(n) for pid, n in raw.items() if pid != PINNED}
+    token = _PINS.set(pins)
+    try:
+        yield pins
+    finally:
+        _PINS.reset(token)
