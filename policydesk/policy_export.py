@@ -3,7 +3,8 @@
 Each published policy's live version is written to `DIR/<id>.md`, byte for byte what the studio
 holds, so `git diff` shows exactly what was published; one line per policy says its version, author
 and message, ready to be a commit message. Policies never published in the studio are not written
-(their files are already in the code).
+(their files are already in the code). Conversations saved as tests on the studio's test screen
+go to `DIR/tests/<policy id>/<test id>.yaml`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TextIO
 
 import redis
 
+from studio.saved_tests import SavedTests
 from worker.published_policies import PublishedStore
 
 __all__ = ["export_published"]
@@ -27,4 +29,13 @@ def export_published(client: redis.Redis, folder: Path, out: TextIO) -> int:
         when = datetime.fromtimestamp(version.at, UTC).strftime("%Y-%m-%d %H:%M UTC")
         out.write(f"{version.policy_id}: v{version.number} by {version.author}, {when}: {version.message}\n")
     out.write(f"{len(versions)} published polic{'y' if len(versions) == 1 else 'ies'} written to {folder}\n")
+    tests = 0
+    for policy_id, saved in SavedTests(client).all().items():
+        target = folder / "tests" / policy_id
+        target.mkdir(parents=True, exist_ok=True)
+        for test_id, text in saved.items():
+            (target / f"{test_id}.yaml").write_text(text, encoding="utf-8")
+            tests += 1
+    if tests:
+        out.write(f"{tests} saved test(s) written to {folder / 'tests'}\n")
     return 0

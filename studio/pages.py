@@ -9,8 +9,10 @@ from flask import abort, current_app, flash, g, jsonify, redirect, render_templa
 
 from studio.app import studio
 from studio.catalog import Catalog, Entry, catalog, registry
-from studio.editing import completions, diff_lines, lint_text
+from studio.editing import completions, diff_lines, edited_document, lint_text
 from studio.render import explain_flow, render_blocks, tool_facts
+from studio.saved_tests import SavedTests, policy_test
+from studio.trial import HELPDESKS, Trial, run_trial, sandbox_customers
 from worker.published_policies import PublishedStore
 from worker.redis_conn import get_redis
 
@@ -152,6 +154,68 @@ def roll_back(policy_id: str) -> Any:
         abort(400)
     flash(f"Version {number} is live again, as version {version.number}.")
     return redirect(url_for("studio.policy", policy_id=policy_id))
+
+
+def _trial_from_form() -> Trial:
+    form = request.form
+    customer = form.get("customer_id") or ""
+    messages = [m for m in form.getlist("said") if m.strip()]
+    if (form.get("message") or "").strip():
+        messages.append(form["message"].strip())
+    return Trial(
+        policy=form.get("policy") or "",
+        helpdesk=form.get("helpdesk") if form.get("helpdesk") in HELPDESKS else HELPDESKS[0],
+        context_text=form.get("context") or "",
+        customer_id=int(customer) if customer.isdigit() else None,
+        use_draft=form.get("use_draft") == "1",
+        messages=messages,
+    )
+
+
+def _trial_page(trial: Trial, result: Any, found: Catalog) -> str:
+    return page(
+        "test.html",
+        title="Test screen",
+        trial=trial,
+        result=result,
+        entries=list(found.entries.values()),
+        helpdesks=HELPDESKS,
+        customers=sandbox_customers(),
+        has_draft=bool(trial.policy and store().draft(trial.policy)),
+    )
+
+
+@studio.route("/test", methods=["GET", "POST"])
+def test_screen() -> str:
+    found = current_catalog()
+    if request.method == "GET":
+        chosen = request.args.get("policy") or ""
+        helpdesk = (
+            next(iter(found.entries[chosen].doc.helpdesks), HELPDESKS[0])
+            if chosen in found.entries
+            else HELPDESKS[1]
+        )
+        return _trial_page(Trial(policy=chosen, helpdesk=helpdesk), None, found)
+    trial = _trial_from_form()
+    draft = store().draft(trial.policy) if trial.policy else None
+    draft_doc = edited_document(trial.policy, draft.text) if draft else None
+    return _trial_page(trial, run_trial(trial, found, draft_doc), found)
+
+
+@studio.route("/test/save", methods=["POST"])
+def save_test() -> Any:
+    found = current_catalog()
+    trial = _trial_from_form()
+    draft = store().draft(trial.policy) if trial.policy else None
+    result = run_trial(trial, found, edited_document(trial.policy, draft.text) if draft else None)
+    try:
+        spec = policy_test(request.form.get("test_name") or "studio test", trial, result)
+    except ValueError as exc:
+        flash(str(exc))
+        return _trial_page(trial, result, found)
+    SavedTests(get_redis()).save(spec)
+    flash(f"Saved as test {spec['id']} of {spec['policy']} (policydesk policies export writes it to a file).")
+    return _trial_page(trial, result, found)
 
 
 @studio.context_processor

@@ -1,0 +1,78 @@
+"""Save as test: a tried conversation kept as a policy test, in the conversation suite's format.
+
+A policy test is a conversation file (tests/conversation_suite/README.md) with `policy:` naming the
+policy it runs: the customer (a sandbox world customer by email, or an anonymous visitor), the opener,
+the later turns and what should happen: the end state the trial reached and the store writes it would
+have made. Saved tests are kept in Redis per policy and written by `policydesk policies export DIR`
+as `DIR/tests/<policy>/<test>.yaml`, the layout the library's own tests use.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import redis
+import yaml
+
+from studio.trial import Trial, TrialResult, sandbox_customers
+
+__all__ = ["SavedTests", "policy_test"]
+
+TESTS_PREFIX = "pd:studio:tests:"
+
+
+def _write_record(tool: str, args: dict[str, Any]) -> dict[str, Any] | None:
+    """The suite's plain record of a would-be write (its vocabulary, where the suite has one)."""
+    try:
+        from policydesk.conversation_suite import describe_would_write
+    except ImportError:  # an older suite: name the tool
+        return {"other": tool}
+    return describe_would_write(tool, args)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "test"
+
+
+def policy_test(name: str, trial: Trial, result: TrialResult) -> dict[str, Any]:
+    messages = [m for m in trial.messages if m.strip()]
+    if not messages or result.policy is None:
+        raise ValueError("a test needs a conversation with a policy: say something first")
+    customer = next((c for c in sandbox_customers() if c["id"] == trial.customer_id), None)
+    writes = [_write_record(e["tool"], e.get("args") or {}) for e in result.would_writes]
+    spec: dict[str, Any] = {
+        "id": _slug(name),
+        "title": name,
+        "policy": result.policy,
+        "helpdesk": trial.helpdesk,
+    }
+    if result.ticket_type:
+        spec["type"] = result.ticket_type
+    if customer is not None:
+        spec["customer"] = customer["email"]
+    else:
+        spec["visitor"] = True
+    spec["opener"] = {"text": messages[0]}
+    spec["turns"] = messages[1:]
+    spec["expect"] = {"state": result.end.get("status"), "writes": [w for w in writes if w is not None]}
+    return spec
+
+
+class SavedTests:
+    def __init__(self, client: redis.Redis):
+        self.redis = client
+
+    def save(self, spec: dict[str, Any]) -> str:
+        self.redis.hset(TESTS_PREFIX + spec["policy"], spec["id"], yaml.safe_dump(spec, sort_keys=False))
+        return spec["id"]
+
+    def of(self, policy_id: str) -> dict[str, str]:
+        return dict(sorted(self.redis.hgetall(TESTS_PREFIX + policy_id).items()))
+
+    def all(self) -> dict[str, dict[str, str]]:
+        found = {}
+        for key in self.redis.scan_iter(f"{TESTS_PREFIX}*"):
+            policy = str(key)[len(TESTS_PREFIX) :]
+            found[policy] = self.of(policy)
+        return found
