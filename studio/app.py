@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from importlib import import_module
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,9 +42,43 @@ SESSION_LIFETIME = timedelta(hours=12)
 PUBLIC_ENDPOINTS = {"studio.login", "studio.static"}
 COOKIE_SECURE_VAR = "POLICYDESK_STUDIO_INSECURE_COOKIE"
 
+ROUTES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("/", "home", ("GET",)),
+    ("/library", "library", ("GET",)),
+    ("/policy/<policy_id>", "policy", ("GET",)),
+    ("/policy/<policy_id>/edit", "edit", ("GET",)),
+    ("/api/lint", "lint_api", ("POST",)),
+    ("/policy/<policy_id>/draft", "save_draft", ("POST",)),
+    ("/policy/<policy_id>/publish", "publish", ("POST",)),
+    ("/policy/<policy_id>/rollback", "roll_back", ("POST",)),
+    ("/test", "test_screen", ("GET", "POST")),
+    ("/test/save", "save_test", ("POST",)),
+    ("/tickets", "tickets", ("GET",)),
+    ("/tickets/<helpdesk>/<ticket_id>", "ticket", ("GET",)),
+    ("/outcomes", "outcomes", ("GET",)),
+)
+
+
+class LazyView:
+    """A view imported on its first call (Flask's "lazily loading views" pattern)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.__name__ = name
+
+    @cached_property
+    def view(self) -> Any:
+        return getattr(import_module("studio.pages"), self.name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.view(*args, **kwargs)
+
+
 studio = Blueprint(
     "studio", __name__, url_prefix="/studio", template_folder="templates", static_folder="static"
 )
+for _url, _name, _methods in ROUTES:
+    studio.add_url_rule(_url, _name, LazyView(_name), methods=list(_methods))
 csrf = CSRFProtect()
 
 
@@ -64,8 +100,6 @@ def install(app: Flask) -> None:
         WTF_CSRF_SSL_STRICT=False,  # the referrer check breaks behind TLS-terminating proxies; SameSite holds
     )
     csrf.init_app(app)
-    from studio import pages  # noqa: F401  (registers the page views on the blueprint)
-
     app.register_blueprint(studio)
     app.add_url_rule("/metrics", "metrics", metrics_view)
 
@@ -181,3 +215,13 @@ def metrics_view() -> Response:
             )
     body = metrics.render(get_redis())
     return Response(body, 200, mimetype="text/plain; version=0.0.4; charset=utf-8")
+
+
+@studio.context_processor
+def _navigation() -> dict[str, Any]:
+    return {"nav_endpoints": set(current_app.view_functions)}
+
+
+@studio.app_template_filter("studio_time")
+def _studio_time(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -1,17 +1,22 @@
-"""The studio's pages: library, policy (read, edit, publish, roll back), test screen, tickets, outcomes."""
+"""The studio's pages: library, policy (read, edit, publish, roll back), test screen, tickets, outcomes.
+
+The views are plain functions; studio.app's ROUTES table mounts them and imports this module on the
+first request, so the web process boots without the linter, the simulation runtime or scipy.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 
-from studio.app import studio
 from studio.catalog import Catalog, Entry, catalog, registry
+from studio.charts import keep_rate_chart, outcome_bars
 from studio.editing import completions, diff_lines, edited_document, lint_text
+from studio.outcomes import compare_offers, policy_outcomes
 from studio.render import explain_flow, render_blocks, tool_facts
 from studio.saved_tests import SavedTests, policy_test
+from studio.tickets import policy_of, recent, timeline
 from studio.trial import HELPDESKS, Trial, run_trial, sandbox_customers
 from worker.published_policies import PublishedStore
 from worker.redis_conn import get_redis
@@ -29,18 +34,15 @@ def page(template: str, **values: Any) -> str:
     return render_template(f"studio/{template}", user=g.get("user"), **values)
 
 
-@studio.route("/")
 def home() -> Any:
     return redirect(url_for("studio.library"))
 
 
-@studio.route("/library")
 def library() -> str:
     found = current_catalog()
     return page("library.html", title="Library", entries=list(found.entries.values()))
 
 
-@studio.route("/policy/<policy_id>")
 def policy(policy_id: str) -> str:
     found = current_catalog()
     entry = found.get(policy_id)
@@ -73,7 +75,6 @@ def _entry(found: Catalog, policy_id: str) -> Entry:
     return entry
 
 
-@studio.route("/policy/<policy_id>/edit")
 def edit(policy_id: str) -> str:
     found = current_catalog()
     entry = _entry(found, policy_id)
@@ -93,7 +94,6 @@ def edit(policy_id: str) -> str:
     )
 
 
-@studio.route("/api/lint", methods=["POST"])
 def lint_api() -> Any:
     """The editor's live lint: problems at their lines and the diff against the live version."""
     body = request.get_json(silent=True) or {}
@@ -110,7 +110,6 @@ def lint_api() -> Any:
     )
 
 
-@studio.route("/policy/<policy_id>/draft", methods=["POST"])
 def save_draft(policy_id: str) -> Any:
     _entry(current_catalog(), policy_id)
     store().save_draft(policy_id, request.form.get("text") or "", g.user)
@@ -118,7 +117,6 @@ def save_draft(policy_id: str) -> Any:
     return redirect(url_for("studio.edit", policy_id=policy_id))
 
 
-@studio.route("/policy/<policy_id>/publish", methods=["POST"])
 def publish(policy_id: str) -> Any:
     found = current_catalog()
     entry = _entry(found, policy_id)
@@ -144,7 +142,6 @@ def publish(policy_id: str) -> Any:
     return redirect(url_for("studio.policy", policy_id=policy_id))
 
 
-@studio.route("/policy/<policy_id>/rollback", methods=["POST"])
 def roll_back(policy_id: str) -> Any:
     _entry(current_catalog(), policy_id)
     try:
@@ -185,7 +182,6 @@ def _trial_page(trial: Trial, result: Any, found: Catalog) -> str:
     )
 
 
-@studio.route("/test", methods=["GET", "POST"])
 def test_screen() -> str:
     found = current_catalog()
     if request.method == "GET":
@@ -202,7 +198,6 @@ def test_screen() -> str:
     return _trial_page(trial, run_trial(trial, found, draft_doc), found)
 
 
-@studio.route("/test/save", methods=["POST"])
 def save_test() -> Any:
     found = current_catalog()
     trial = _trial_from_form()
@@ -218,11 +213,34 @@ def save_test() -> Any:
     return _trial_page(trial, result, found)
 
 
-@studio.context_processor
-def _navigation() -> dict[str, Any]:
-    return {"nav_endpoints": set(current_app.view_functions)}
+def tickets() -> str:
+    query = (request.args.get("q") or "").strip()[:100]
+    return page(
+        "tickets.html", title="Tickets", rows=recent(get_redis(), query), query=query, policy_of=policy_of
+    )
 
 
-@studio.app_template_filter("studio_time")
-def _studio_time(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+def ticket(helpdesk: str, ticket_id: str) -> str:
+    found = timeline(get_redis(), helpdesk, ticket_id)
+    if found is None:
+        abort(404)
+    return page("ticket.html", title=f"Ticket {ticket_id}", t=found)
+
+
+PERIODS = (1, 7, 30, 90)
+
+
+def outcomes() -> str:
+    days = request.args.get("days", "7")
+    period = int(days) if days.isdigit() and int(days) in PERIODS else 7
+    rows = policy_outcomes(get_redis(), period)
+    offers = compare_offers(get_redis())
+    return page(
+        "outcomes.html",
+        title="Outcomes",
+        rows=rows,
+        period=period,
+        periods=PERIODS,
+        chart=outcome_bars(rows),
+        offers=[(comparison, keep_rate_chart(comparison)) for comparison in offers],
+    )

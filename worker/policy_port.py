@@ -34,6 +34,7 @@ from worker.actions import TicketActions
 from worker.conversation import Conversation
 from worker.ledger import NOT_FOUND, ActionLedger
 from worker.notes import handoff_note
+from worker.verdicts import record_verdicts
 
 REFERENCE_ARG = "reference"
 BUILTIN_PLATFORM = builtin_tools.PLATFORM
@@ -84,6 +85,12 @@ class TicketPolicyPort:
             raise
         telemetry.count("tool_calls", tool=tool.lstrip("@"), result="ok")
         return result
+
+    def guards_checked(
+        self, step_key: str, tool: str, args: dict[str, Any], verdicts: list[tuple[str, str | None]]
+    ) -> None:
+        """policies.guards shows every write's verdicts here before it refuses or makes the write."""
+        record_verdicts(self.ledger.redis, self.conversation.key, step_key, tool, verdicts)
 
     def _call_tool(self, step_key: str, tool: str, args: dict[str, Any]) -> Any:
         found = self.registry.resolve(tool)
