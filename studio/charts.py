@@ -17,17 +17,19 @@ ROW = 26
 LABEL = 230
 
 
+def _svg_open(label: str, height: int) -> Markup:
+    return Markup(
+        '<svg class="chart" role="img" aria-label="{}" width="{}" height="{}" viewBox="0 0 {} {}">'
+    ).format(label, WIDTH, height, WIDTH, height)
+
+
 def outcome_bars(rows: list[PolicyOutcome]) -> Markup:
     """One horizontal bar per policy and mode: resolved, handed off, waiting, to scale."""
     if not rows:
         return Markup("")
     most = max(r.tickets for r in rows) or 1
     scale = (WIDTH - LABEL - 60) / most
-    parts = [
-        Markup(
-            '<svg class="chart" role="img" aria-label="{}" width="{}" height="{}" viewBox="0 0 {} {}">'
-        ).format("Tickets per policy by outcome", WIDTH, ROW * len(rows) + 30, WIDTH, ROW * len(rows) + 30)
-    ]
+    parts = [_svg_open("Tickets per policy by outcome", ROW * len(rows) + 30)]
     for index, row in enumerate(rows):
         y = index * ROW + 4
         name = row.policy if row.mode in ("live", "-") else f"{row.policy} ({row.mode})"
@@ -68,11 +70,7 @@ def keep_rate_chart(comparison: OfferComparison) -> Markup:
     if not rows:
         return Markup("")
     axis = WIDTH - LABEL - 40
-    parts = [
-        Markup(
-            '<svg class="chart" role="img" aria-label="{}" width="{}" height="{}" viewBox="0 0 {} {}">'
-        ).format("Keep rate per variant", WIDTH, ROW * len(rows) + 24, WIDTH, ROW * len(rows) + 24)
-    ]
+    parts = [_svg_open("Keep rate per variant", ROW * len(rows) + 24)]
     for index, row in enumerate(rows):
         y = index * ROW + 4
         low, high = comparison.interval(row)

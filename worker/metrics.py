@@ -29,7 +29,7 @@ __all__ = ["METRICS", "install", "install_default", "metrics_client", "redis_sin
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "pd:metrics:"
-COUNT_TIMEOUT = 0.2  # seconds a count may wait for Redis: a frozen Redis must not slow a 503 down
+COUNT_TIMEOUT = 1.0  # seconds a count may wait for Redis: a frozen Redis must not slow a 503 down much
 PAUSE_AFTER_FAILURE = 5.0  # seconds counting stays off after Redis did not take a count
 
 
