@@ -15,8 +15,8 @@ from typing import TextIO
 
 import redis
 
-from studio.saved_tests import SavedTests
 from worker.published_policies import PublishedStore
+from worker.saved_tests import SavedTests
 
 __all__ = ["export_published"]
 

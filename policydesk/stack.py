@@ -39,7 +39,8 @@ def process_env(overrides: Mapping[str, str]) -> dict[str, str]:
 
 
 class WebProcess:
-    """gunicorn serving webhooks.app on a free loopback port, with the Procfile's worker class.
+    """gunicorn serving studio.web (the receivers with the studio) on a free loopback port, with the
+    Procfile's worker class.
 
     `app_target` lets a benchmark serve its baseline app under exactly the same gunicorn settings;
     `worker_class` lets one compare gevent (the Procfile's) with the threaded worker.
@@ -52,7 +53,7 @@ class WebProcess:
         workers: int = 2,
         threads: int = 4,
         log_dir: Path,
-        app_target: str = "webhooks.app:create_app()",
+        app_target: str = "studio.web:create_app()",
         worker_class: str = "gevent",
         connections: int = 1000,
     ):

@@ -15,11 +15,12 @@ from studio.charts import keep_rate_chart, outcome_bars
 from studio.editing import completions, diff_lines, edited_document, lint_text
 from studio.outcomes import compare_offers, policy_outcomes
 from studio.render import explain_flow, render_blocks, tool_facts
-from studio.saved_tests import SavedTests, policy_test
+from studio.saved_tests import policy_test
 from studio.tickets import policy_of, recent, timeline
 from studio.trial import HELPDESKS, Trial, run_trial, sandbox_customers
 from worker.published_policies import PublishedStore
 from worker.redis_conn import get_redis
+from worker.saved_tests import SavedTests
 
 
 def store() -> PublishedStore:

@@ -3,8 +3,8 @@
 A policy test is a conversation file (tests/conversation_suite/README.md) with `policy:` naming the
 policy it runs: the customer (a sandbox world customer by email, or an anonymous visitor), the opener,
 the later turns and what should happen: the end state the trial reached and the store writes it would
-have made. Saved tests are kept in Redis per policy and written by `policydesk policies export DIR`
-as `DIR/tests/<policy>/<test>.yaml`, the layout the library's own tests use.
+have made. They are kept in Redis (worker.saved_tests) and written by `policydesk policies export
+DIR` as `DIR/tests/<policy>/<test>.yaml`, the layout the library's own tests use.
 """
 
 from __future__ import annotations
@@ -12,14 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import redis
-import yaml
-
 from studio.trial import Trial, TrialResult, sandbox_customers
 
-__all__ = ["SavedTests", "policy_test"]
-
-TESTS_PREFIX = "pd:studio:tests:"
+__all__ = ["policy_test"]
 
 
 def _write_record(tool: str, args: dict[str, Any]) -> dict[str, Any] | None:
@@ -57,22 +52,3 @@ def policy_test(name: str, trial: Trial, result: TrialResult) -> dict[str, Any]:
     spec["turns"] = messages[1:]
     spec["expect"] = {"state": result.end.get("status"), "writes": [w for w in writes if w is not None]}
     return spec
-
-
-class SavedTests:
-    def __init__(self, client: redis.Redis):
-        self.redis = client
-
-    def save(self, spec: dict[str, Any]) -> str:
-        self.redis.hset(TESTS_PREFIX + spec["policy"], spec["id"], yaml.safe_dump(spec, sort_keys=False))
-        return spec["id"]
-
-    def of(self, policy_id: str) -> dict[str, str]:
-        return dict(sorted(self.redis.hgetall(TESTS_PREFIX + policy_id).items()))
-
-    def all(self) -> dict[str, dict[str, str]]:
-        found = {}
-        for key in self.redis.scan_iter(f"{TESTS_PREFIX}*"):
-            policy = str(key)[len(TESTS_PREFIX) :]
-            found[policy] = self.of(policy)
-        return found

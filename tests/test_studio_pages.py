@@ -13,11 +13,11 @@ from studio_client import PASSWORD, csrf_token, log_in
 from test_webhooks_common import env
 
 from studio.outcomes import compare_offers, wilson
-from studio.saved_tests import TESTS_PREFIX
-from webhooks.app import create_app
+from studio.web import create_app
 from worker.conversation import Conversation, ConversationStore
 from worker.ledger import ActionLedger
 from worker.offers import record_outcome
+from worker.saved_tests import TESTS_PREFIX
 from worker.verdicts import record_verdicts
 
 AISHA = "110"  # Aisha Khan of the sandbox's world: order 10520, two blue mugs

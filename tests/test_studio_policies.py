@@ -14,7 +14,7 @@ from test_webhooks_common import env
 from policies import router
 from policies.library import LIBRARY_DIR
 from policydesk.policy_export import export_published
-from webhooks.app import create_app
+from studio.web import create_app
 from worker.published_policies import PublishedLayer, PublishedStore, pinned
 
 POLICY = "wismo-kustomer-shipengine"

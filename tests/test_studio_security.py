@@ -15,7 +15,7 @@ from studio_client import PASSWORD, csrf_token, log_in
 from test_webhooks_common import env, fixture_bytes, kustomer_signature
 
 from studio.auth import LOGIN_ATTEMPTS
-from webhooks.app import create_app
+from studio.web import create_app
 from worker.json_logs import JsonFormatter
 
 PAGES = ["/studio/", "/studio/library", "/studio/policy/shipment-not-received"]

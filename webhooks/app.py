@@ -1,4 +1,5 @@
-"""The web process: one POST endpoint per helpdesk plus a health check (gunicorn "webhooks.app:create_app()").
+"""The webhook receivers: one POST endpoint per helpdesk plus a health check (studio.web mounts the
+policy studio on this app for gunicorn "studio.web:create_app()").
 
 Every request follows the same short path so nothing slow or fragile happens while a sender waits:
 read the capped raw body, verify the sender, parse, claim the delivery id and enqueue, answer.
@@ -14,7 +15,6 @@ import logging
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-import studio
 from connectors import telemetry
 from webhooks import freshdesk, kustomer, salesforce, salesforce_auth
 from webhooks.responses import WebhookError, json_ack, json_error, soap_ack, soap_fault
@@ -44,8 +44,6 @@ def create_app() -> Flask:
     app.add_url_rule("/webhooks/kustomer", "kustomer", kustomer_webhook, methods=["POST"])
     app.add_url_rule("/webhooks/freshdesk", "freshdesk", freshdesk_webhook, methods=["POST"])
     app.add_url_rule(SALESFORCE_PATH, "salesforce", salesforce_webhook, methods=["POST"])
-
-    studio.install(app)
 
     app.register_error_handler(WebhookError, _webhook_error)
     app.register_error_handler(HTTPException, _http_error)
