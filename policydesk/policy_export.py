@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import TextIO
 
 import redis
+import yaml
 
+from policydesk.simulation.policy_tests import write_test
 from worker.published_policies import PublishedStore
 from worker.saved_tests import SavedTests
 
@@ -30,11 +32,9 @@ def export_published(client: redis.Redis, folder: Path, out: TextIO) -> int:
         out.write(f"{version.policy_id}: v{version.number} by {version.author}, {when}: {version.message}\n")
     out.write(f"{len(versions)} published polic{'y' if len(versions) == 1 else 'ies'} written to {folder}\n")
     tests = 0
-    for policy_id, saved in SavedTests(client).all().items():
-        target = folder / "tests" / policy_id
-        target.mkdir(parents=True, exist_ok=True)
-        for test_id, text in saved.items():
-            (target / f"{test_id}.yaml").write_text(text, encoding="utf-8")
+    for saved in SavedTests(client).all().values():
+        for text in saved.values():
+            write_test(yaml.safe_load(text), folder)  # where `policydesk test --tests-dir DIR` finds it
             tests += 1
     if tests:
         out.write(f"{tests} saved test(s) written to {folder / 'tests'}\n")

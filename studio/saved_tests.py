@@ -17,13 +17,15 @@ from studio.trial import Trial, TrialResult, sandbox_customers
 __all__ = ["policy_test"]
 
 
-def _write_record(tool: str, args: dict[str, Any]) -> dict[str, Any] | None:
-    """The suite's plain record of a would-be write (its vocabulary, where the suite has one)."""
+def _suite() -> Any:
+    """The conversation suite's module: it knows the world, so it ships with the sandbox."""
     try:
-        from policydesk.conversation_suite import describe_would_write
-    except ImportError:  # an older suite: name the tool
-        return {"other": tool}
-    return describe_would_write(tool, args)
+        from policydesk import conversation_suite
+    except ImportError as exc:
+        raise ValueError(
+            "saving tests needs the sandbox's world (install policydesk with the sandbox)"
+        ) from exc
+    return conversation_suite
 
 
 def _slug(text: str) -> str:
@@ -35,7 +37,8 @@ def policy_test(name: str, trial: Trial, result: TrialResult) -> dict[str, Any]:
     if not messages or result.policy is None:
         raise ValueError("a test needs a conversation with a policy: say something first")
     customer = next((c for c in sandbox_customers() if c["id"] == trial.customer_id), None)
-    writes = [_write_record(e["tool"], e.get("args") or {}) for e in result.would_writes]
+    suite = _suite()
+    writes = [suite.describe_would_write(e["tool"], e.get("args") or {}) for e in result.would_writes]
     spec: dict[str, Any] = {
         "id": _slug(name),
         "title": name,
@@ -51,4 +54,8 @@ def policy_test(name: str, trial: Trial, result: TrialResult) -> dict[str, Any]:
     spec["opener"] = {"text": messages[0]}
     spec["turns"] = messages[1:]
     spec["expect"] = {"state": result.end.get("status"), "writes": [w for w in writes if w is not None]}
+    try:
+        suite.check_conversation(spec, spec["id"])  # the suite's schema and the world: ValueError if refused
+    except ImportError as exc:  # the schema check needs jsonschema, a test dependency
+        raise ValueError(f"saving tests needs the test dependencies ({exc.name})") from exc
     return spec

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -12,6 +14,8 @@ from flask.testing import FlaskClient
 from studio_client import PASSWORD, csrf_token, log_in
 from test_webhooks_common import env
 
+from policydesk.policy_export import export_published
+from policydesk.simulation.policy_tests import load_tests
 from studio.outcomes import compare_offers, wilson
 from studio.web import create_app
 from worker.conversation import Conversation, ConversationStore
@@ -59,6 +63,7 @@ def test_a_conversation_on_the_test_screen_reaches_a_simulated_write_and_writes_
     assert "simulated write</span><code>@create_bigcommerce_order</code>" in page
     assert "MUG-BLU" in page
     assert "verified_customer ✓" in page  # the guards' verdicts beside the chat
+    assert '<span class="kind">step</span><code>' in page  # and the flow's steps
     assert 'id="trial-status">resolved' in page
     assert sandbox_api.get(f"{sandbox_api.base_url}/_sandbox/writes").json() == []
 
@@ -76,7 +81,7 @@ def test_a_bad_context_is_said_plainly(client: FlaskClient) -> None:
 
 
 def test_save_as_test_keeps_the_conversation_in_the_suite_format(
-    client: FlaskClient, redis_client: redis.Redis
+    client: FlaskClient, redis_client: redis.Redis, tmp_path: Path
 ) -> None:
     messages = [OPENER, "yes same address", "yes go ahead"]
     data = {
@@ -97,7 +102,13 @@ def test_save_as_test_keeps_the_conversation_in_the_suite_format(
     assert spec["opener"] == {"text": OPENER}
     assert spec["turns"] == messages[1:]
     assert spec["expect"]["state"] == "resolved"
-    assert spec["expect"]["writes"]  # the replacement order it would create
+    assert spec["expect"]["writes"][0]["replacement"]["order"] == "10520"  # in the suite's vocabulary
+
+    export_published(redis_client, tmp_path, io.StringIO())
+    [test] = load_tests(
+        ["send-replacement-bigcommerce-kustomer"], root=tmp_path
+    )  # `policydesk test` reads it
+    assert test.id == "one-cracked-mug-is-reshipped"
 
 
 def seed_ticket(redis_client: redis.Redis, ticket_id: str, **fields) -> Conversation:
