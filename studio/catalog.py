@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from connectors.tools import ToolRegistry
-from policies.document import PolicyDocument, Problem
-from policies.library import PolicyLibrary
-from policies.lint import lint_document, platform_configured
-from policies.modes import policy_mode
-from policies.router import built_in_library
-from policies.tool_menu import load_tools
+from policies.document import PolicyDocument, PolicyLibrary, Problem
+from policies.document.lint import lint_document, platform_configured
+from policies.document.modes import policy_mode
+from policies.document.tool_menu import load_tools
+from policies.engines.router import built_in_library
 from worker.published_policies import PublishedStore, Version, content_hash
 
 __all__ = ["Entry", "catalog", "registry"]
@@ -79,13 +78,13 @@ def catalog(store: PublishedStore, env: Mapping[str, str] = os.environ) -> Catal
     library = PolicyLibrary(entry[0] for entry in docs.values())
     tools = registry()
     entries: dict[str, Entry] = {}
-    for policy_id, (doc, text, source, version, live) in sorted(docs.items()):
+    for policy_id, (doc, text, source, label, live) in sorted(docs.items()):
         platforms = {p: platform_configured(p, tools, env) for p in doc.platforms}
         entries[policy_id] = Entry(
             doc=doc,
             text=text,
             source=source,
-            version=version,
+            version=label,
             published=live,
             mode=policy_mode(doc, env),
             problems=lint_document(doc, library, tools, env),

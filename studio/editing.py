@@ -9,10 +9,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from policies.document import PolicyDocument, Problem, parse_policy
-from policies.library import PolicyLibrary
-from policies.lint import lint_document
-from policies.tool_menu import tool_rows
+from policies.document import PolicyDocument, PolicyLibrary, Problem, parse_policy
+from policies.document.lint import lint_document
+from policies.document.tool_menu import tool_rows
 from studio.catalog import Catalog, registry
 
 __all__ = ["CONTEXT_PATHS", "completions", "diff_lines", "edited_document", "lint_text"]

@@ -162,7 +162,7 @@ def _trial_from_form() -> Trial:
         messages.append(form["message"].strip())
     return Trial(
         policy=form.get("policy") or "",
-        helpdesk=form.get("helpdesk") if form.get("helpdesk") in HELPDESKS else HELPDESKS[0],
+        helpdesk=str(form.get("helpdesk")) if form.get("helpdesk") in HELPDESKS else HELPDESKS[0],
         context_text=form.get("context") or "",
         customer_id=int(customer) if customer.isdigit() else None,
         use_draft=form.get("use_draft") == "1",

@@ -17,8 +17,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from connectors.tools import Tool, ToolRegistry
-from policies.document import PolicyDocument, Problem, Step
-from policies.library import PolicyLibrary
+from policies.document import PolicyDocument, PolicyLibrary, Problem, Step
 
 __all__ = ["Block", "explain_flow", "render_blocks", "tool_facts"]
 

@@ -89,8 +89,9 @@ class Timeline:
 def _version(client: redis.Redis, conversation: Conversation, policy: str | None) -> str:
     """The version the conversation runs on: pinned when it began (worker.published_policies)."""
     pins = client.hgetall(f"{PINS_PREFIX}{conversation.helpdesk}:{conversation.ticket_id}")
-    if policy and pins.get(policy):
-        return f"v{pins[policy]}, published in the studio"
+    pinned = pins.get(policy) if policy else None
+    if pinned:
+        return f"v{pinned!s}, published in the studio"
     return "the built-in file"
 
 
@@ -124,8 +125,8 @@ def timeline(client: redis.Redis, helpdesk: str, ticket_id: str) -> Timeline | N
     # a rehearsed turn has no time of its own: it follows the customer message it answered
     customer_times = [float(t.get("at", 0)) for t in conversation.transcript if t.get("role") == "customer"]
     for rehearsal in rehearsals(client, helpdesk, ticket_id):
-        turn = int(rehearsal.get("turn") or 1)
-        at = customer_times[min(turn, len(customer_times)) - 1] + 0.001 if customer_times else 0.0
+        answered = int(rehearsal.get("turn") or 1)
+        at = customer_times[min(answered, len(customer_times)) - 1] + 0.001 if customer_times else 0.0
         events.append(
             {"at": at, "kind": "rehearsal", "mode": rehearsal.get("mode"), "trace": rehearsal.get("trace")}
         )

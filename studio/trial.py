@@ -19,10 +19,9 @@ from typing import Any
 
 import yaml
 
-from policies.classifier import LocalClassifier
-from policies.document import PolicyDocument
-from policies.library import PolicyLibrary
-from policies.router import route
+from policies.document import PolicyDocument, PolicyLibrary
+from policies.engines.router import route
+from policies.understanding.classifier import LocalClassifier
 from policydesk.simulation.session import Simulation, SimulationError
 from studio.catalog import Catalog, registry
 from worker.settings import load_settings
@@ -37,7 +36,7 @@ MAX_MESSAGE_CHARS = 4000
 def sandbox_customers() -> list[dict[str, Any]]:
     """The seeded world's customers, when the sandbox is installed (a deployment may not ship it)."""
     try:
-        from connectors.sandbox import world
+        from sandbox import world
     except ImportError:
         return []
     return [

@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 from studio_client import PASSWORD, csrf_token, log_in
 from test_webhooks_common import env
 
-from policies import router
-from policies.library import LIBRARY_DIR
+from policies.document import LIBRARY_DIR
+from policies.engines import router
 from policydesk.policy_export import export_published
 from studio.web import create_app
 from worker.published_policies import PublishedLayer, PublishedStore, pinned

@@ -30,8 +30,8 @@ from dataclasses import asdict, dataclass
 
 import redis
 
-from policies import router
 from policies.document import PolicyDocument, parse_policy
+from policies.engines import router
 from worker.conversation import CONVERSATION_TTL
 
 __all__ = [

@@ -24,7 +24,8 @@ class SavedTests:
         return spec["id"]
 
     def of(self, policy_id: str) -> dict[str, str]:
-        return dict(sorted(self.redis.hgetall(TESTS_PREFIX + policy_id).items()))
+        saved = self.redis.hgetall(TESTS_PREFIX + policy_id)
+        return {str(name): str(text) for name, text in sorted(saved.items())}
 
     def all(self) -> dict[str, dict[str, str]]:
         found = {}
