@@ -216,6 +216,13 @@ def _moved(replies_before: int):
 TurnHook = Callable[[int, OpenedTicket], None]
 
 
+def _tag_lag(turn_seconds: float) -> float:
+    """How long to let the lifecycle tag follow a reply: it is a turn's last write, so a turn that
+    was slow to reply (a loaded machine) is slow to tag too, and an earlier turn's "waiting" tag
+    would otherwise be read as this turn's end."""
+    return min(5.0, max(0.3, turn_seconds / 4))
+
+
 def play_one(
     customers: SandboxCustomers,
     web_url: str,
@@ -255,10 +262,11 @@ def play_one(
             delivery = customers.reply(ticket, turn["text"])
             if before_turn:
                 before_turn(number, ticket)
+            sent_at = time.monotonic()
             delivery.post(web_url)
             played.sent += 1
             customers.wait_for(ticket, _moved(before), timeout=TURN_TIMEOUT)
-            time.sleep(0.3)  # the lifecycle tag is a turn's last write
+            time.sleep(_tag_lag(time.monotonic() - sent_at))
             view = customers.wait_for(ticket, _settled(before), timeout=TURN_TIMEOUT / 2)
             if after_turn:
                 after_turn(number, ticket)
