@@ -443,9 +443,9 @@ def macro_f1(pairs: list[tuple[str, str]]) -> float:
     reason="shared measurement data absent",
 )
 def test_measured_quality_on_shared_data(classifier: Classifier) -> None:
-    """Floors on real messages: macro-F1 0.92 over both files and 0.90 on each.
+    """Floors on real messages: macro-F1 0.93 over both files, 0.95 on tickets-dev, 0.90 on tickets-dev-extra.
 
-    The offline classifier measures 0.935 overall, 0.957 on tickets-dev and 0.910 on
+    The offline classifier measures 0.941 overall, 0.961 on tickets-dev and 0.916 on
     tickets-dev-extra (bench/classify.py). The earlier rule-only classifier measured 0.959 here
     but had been tuned on these files' errors, and reached 0.913 on unseen ones; these floors are for
     a model that was not. Never lower them to let a change through.
@@ -461,14 +461,14 @@ def test_measured_quality_on_shared_data(classifier: Classifier) -> None:
         per_file[name] = macro_f1(pairs)
         overall.extend(pairs)
     figures = {"overall": round(macro_f1(overall), 3), **{k: round(v, 3) for k, v in per_file.items()}}
-    floors = {"overall": 0.92, "tickets-dev.jsonl": 0.90, "tickets-dev-extra.jsonl": 0.90}
+    floors = {"overall": 0.93, "tickets-dev.jsonl": 0.95, "tickets-dev-extra.jsonl": 0.90}
     assert all(figures[name] >= floor for name, floor in floors.items()), figures
 
 
 def test_measured_quality_on_held_out_examples(classifier: Classifier) -> None:
     """Our own held-out lines (never trained on): macro-F1 and calibration floors.
 
-    bench/classify.py measures macro-F1 0.855 and expected calibration error 0.09 on them.
+    bench/classify.py measures macro-F1 0.876 and expected calibration error 0.067 on them.
     """
     from policies.understanding.classifier_corpus import HELDOUT, build_examples, load_corpus
 
@@ -477,7 +477,7 @@ def test_measured_quality_on_held_out_examples(classifier: Classifier) -> None:
         result = classifier.classify(example.text, example.subject)
         pairs.append((example.label, result.label))
         gaps.append((result.confidence, example.label == result.label))
-    assert macro_f1(pairs) >= 0.83
+    assert macro_f1(pairs) >= 0.86
     mean_confidence = sum(c for c, _ in gaps) / len(gaps)
     accuracy = sum(ok for _, ok in gaps) / len(gaps)
     assert abs(mean_confidence - accuracy) < 0.08, (mean_confidence, accuracy)
