@@ -6,12 +6,16 @@ from __future__ import annotations
 import threading
 
 import pytest
+import redis
 
 from connectors import ratelimit
 from connectors.errors import BudgetExhausted
 from connectors.helpdesk import helpdesk_client
+from policydesk.customers import SandboxCustomers
+from policydesk.stack import WebProcess, WorkerProcess
 
 FRESHDESK_TICKET = "101"
+OTHER_QUESTION = "Do you have a shop in Berlin where I can try the shoes on?"
 
 
 @pytest.fixture
@@ -78,3 +82,51 @@ def test_eight_workers_at_once_never_take_more_than_the_budget_and_use_nearly_al
 
     assert len(taken) == 196  # 200 less the 2% kept back: never more, and at least 90% of it
     assert len(refused) == 8 * 40 - 196
+
+
+@pytest.fixture
+def budgeted_stack(base_env, data_dir, sandbox_api):
+    """A web process and a worker whose Freshdesk budget is 3 requests per 30 s (2 usable)."""
+    url = base_env["REDIS_URL"].rsplit("/", 1)[0] + "/5"
+    redis.Redis.from_url(url).flushdb()
+    env = {
+        **base_env,
+        "REDIS_URL": url,
+        "POLICYDESK_RATE_LIMITS": "freshdesk=3/30",
+        "POLICYDESK_MAX_RETRIES": "1",
+    }
+    logs = data_dir / "budget-logs"
+    web = WebProcess(env, log_dir=logs).start()
+    worker = WorkerProcess(env, log_dir=logs, name="budgeted").start()
+    yield web, env
+    worker.stop()
+    web.stop()
+
+
+@pytest.mark.stack
+def test_a_ticket_that_must_wait_for_budget_waits_in_the_queue_and_is_then_handled_once(
+    budgeted_stack, sandbox, sandbox_api
+):
+    """The turn reads the ticket and our own agent, then finds the budget spent before its note: it goes
+    back to the queue for the window (longer than any in-process wait), is neither failed nor handed
+    off for it (one retry allowed, yet it is not counted), and the next window finishes it."""
+    web, env = budgeted_stack
+    customers = SandboxCustomers(sandbox.url, str(sandbox.cert), env)
+    ticket = customers.open_ticket(
+        "freshdesk", "Store question", OTHER_QUESTION, "jane.doe@example.com", "Jane Doe"
+    )
+    for delivery in ticket.deliveries:
+        assert delivery.post(web.url).status_code == 202
+
+    view = customers.wait_for(ticket, lambda v: "pd-handed-off" in v["tags"], timeout=90)
+
+    assert "pd-handed-off" in view["tags"] and "pd-error" not in view["tags"], view
+    assert [n.splitlines()[0] for n in view["notes"]] == ["policydesk triage"]
+    reads = [
+        r
+        for r in sandbox_api.get(
+            f"{sandbox_api.base_url}/_sandbox/requests", params={"platform": "freshdesk"}
+        ).json()["requests"]
+        if r["method"] == "GET" and r["path"].endswith(f"/tickets/{ticket.ticket_id}")
+    ]
+    assert len(reads) == 2  # read, waited in the queue, read again in the new turn
