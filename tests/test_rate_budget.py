@@ -6,13 +6,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-import redis
 
 from connectors import ratelimit
 from connectors.errors import BudgetExhausted
 from connectors.helpdesk import helpdesk_client
 from policydesk.customers import SandboxCustomers
-from policydesk.stack import WebProcess, WorkerProcess
+from tests.private_stack import private_stack
 
 FRESHDESK_TICKET = "101"
 OTHER_QUESTION = "Do you have a shop in Berlin where I can try the shoes on?"
@@ -87,20 +86,9 @@ def test_eight_workers_at_once_never_take_more_than_the_budget_and_use_nearly_al
 @pytest.fixture
 def budgeted_stack(base_env, data_dir, sandbox_api):
     """A web process and a worker whose Freshdesk budget is 3 requests per 30 s (2 usable)."""
-    url = base_env["REDIS_URL"].rsplit("/", 1)[0] + "/5"
-    redis.Redis.from_url(url).flushdb()
-    env = {
-        **base_env,
-        "REDIS_URL": url,
-        "POLICYDESK_RATE_LIMITS": "freshdesk=3/30",
-        "POLICYDESK_MAX_RETRIES": "1",
-    }
-    logs = data_dir / "budget-logs"
-    web = WebProcess(env, log_dir=logs).start()
-    worker = WorkerProcess(env, log_dir=logs, name="budgeted").start()
-    yield web, env
-    worker.stop()
-    web.stop()
+    tuning = {"POLICYDESK_RATE_LIMITS": "freshdesk=3/30", "POLICYDESK_MAX_RETRIES": "1"}
+    with private_stack(base_env, data_dir, db=5, name="budgeted", **tuning) as started:
+        yield started
 
 
 @pytest.mark.stack

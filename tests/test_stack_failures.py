@@ -25,27 +25,20 @@ import redis
 from sandbox_calls import inject
 
 from policydesk.customers import SandboxCustomers
-from policydesk.stack import WebProcess, WorkerProcess, process_env
+from policydesk.stack import process_env
+from tests.private_stack import private_stack
 
 
 @pytest.fixture
 def slow_stack(base_env, data_dir: Path, sandbox_api):
-    url = base_env["REDIS_URL"].rsplit("/", 1)[0] + "/4"
-    redis.Redis.from_url(url).flushdb()
-    env = {
-        **base_env,
-        "REDIS_URL": url,
+    tuning = {
         "POLICYDESK_TASK_TIME_LIMIT": "12",
         "POLICYDESK_MAX_RETRIES": "4",
         "POLICYDESK_RETRY_BACKOFF_MAX": "2",
         "POLICYDESK_LOCK_WAIT": "4",
     }
-    logs = data_dir / "slow-logs"
-    web = WebProcess(env, log_dir=logs).start()
-    worker = WorkerProcess(env, log_dir=logs, name="slow").start()
-    yield web, env
-    worker.stop()
-    web.stop()
+    with private_stack(base_env, data_dir, db=4, name="slow", **tuning) as started:
+        yield started
 
 
 def test_a_failure_hand_off_on_a_slow_helpdesk_is_finished(slow_stack, sandbox, sandbox_api):
