@@ -1,6 +1,6 @@
 """The chaos run: real tickets through the whole stack while it is broken on purpose.
 
-One embedded Redis, the sandbox, gunicorn and a Celery worker, as a deployment runs them. Customers
+One embedded Redis, the sandbox, gunicorn, a Celery worker and beat, as a deployment runs them. Customers
 open "where is my order?" tickets on the three helpdesks (each should get exactly one answer) while a
 chaos thread, from a seeded schedule:
 - SIGKILLs the worker and starts a new one;
@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 
 from policydesk import deliveries  # noqa: E402
 from policydesk.customers import OpenedTicket, SandboxCustomers  # noqa: E402
-from policydesk.stack import WebProcess, WorkerProcess  # noqa: E402
+from policydesk.stack import BeatProcess, WebProcess, WorkerProcess  # noqa: E402
 from sandbox.server import SandboxServer  # noqa: E402
 from worker import embedded_redis  # noqa: E402
 
@@ -59,6 +59,8 @@ TUNING = {
     "POLICYDESK_MAX_RETRIES": "8",
     "POLICYDESK_RETRY_BACKOFF_MAX": "2",
     "POLICYDESK_STALE_AFTER": "600",
+    "POLICYDESK_REDRIVE_AFTER": "20",
+    "POLICYDESK_SWEEP_INTERVAL": "5",
 }
 FINAL = ("pd-resolved", "pd-handed-off")
 
@@ -112,6 +114,7 @@ class Chaos:
         self.logs = folder / "logs"
         self.web = WebProcess(self.env, log_dir=self.logs).start()
         self.worker = WorkerProcess(self.env, log_dir=self.logs, name="chaos-0").start()
+        self.beat = BeatProcess(self.env, log_dir=self.logs).start()  # the Procfile's sweep
         self.customers = SandboxCustomers(self.sandbox.url, str(self.sandbox.cert), self.env)
         self.generation = 0
 
@@ -262,7 +265,7 @@ class Chaos:
         }
 
     def close(self) -> None:
-        for process in (self.worker, self.web):
+        for process in (self.beat, self.worker, self.web):
             process.stop()
         self.sandbox.stop()
         try:

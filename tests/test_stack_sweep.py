@@ -12,6 +12,7 @@ from sandbox_calls import inject
 
 from policydesk.customers import SandboxCustomers
 from policydesk.stack import BeatProcess, WebProcess, WorkerProcess
+from worker.celery_app import QUEUE
 
 SWEEP = {
     "POLICYDESK_STALE_AFTER": "4",
@@ -69,3 +70,40 @@ def test_a_stuck_duplicate_event_of_an_answered_ticket_hands_nothing_off(sweep_s
     assert client.zcard("pd:pending") == 0
     assert "pd-resolved" in swept["tags"] and "pd-handed-off" not in swept["tags"], swept["notes"]
     assert len(swept["replies"]) == len(view["replies"]) == 1
+
+
+def test_an_event_whose_message_the_broker_lost_is_queued_again_and_answered(
+    base_env, data_dir: Path, sandbox, sandbox_api
+):
+    """kombu takes a message off the queue before it records it as delivered: a worker killed in
+    between loses it. The event is still pending, so the sweep queues it again and the customer is
+    answered once (not handed off half an hour later)."""
+    url = base_env["REDIS_URL"].rsplit("/", 1)[0] + "/4"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    env = {
+        **base_env,
+        "REDIS_URL": url,
+        "POLICYDESK_REDRIVE_AFTER": "2",
+        "POLICYDESK_SWEEP_INTERVAL": "1",
+        "POLICYDESK_DATA_DIR": str(data_dir / "redrive"),
+    }
+    logs = data_dir / "redrive-logs"
+    web = WebProcess(env, log_dir=logs).start()
+    worker = beat = None
+    try:
+        customers = SandboxCustomers(sandbox.url, str(sandbox.cert), env)
+        ticket = customers.open_ticket(
+            "freshdesk", "Where is my order?", "Where is my order?", "in-transit.on-time@shipengine.example"
+        )
+        assert ticket.deliveries[0].post(web.url).status_code == 202
+        assert client.rpop(QUEUE) is not None  # taken off the queue by a worker that then died
+        worker = WorkerProcess(env, log_dir=logs, name="redriven").start()
+        beat = BeatProcess(env, log_dir=logs).start()
+        view = customers.wait_for(ticket, lambda v: "pd-resolved" in v["tags"], timeout=60)
+    finally:
+        for process in (beat, worker, web):
+            if process:
+                process.stop()
+    assert "pd-resolved" in view["tags"], (view["tags"], view["notes"])
+    assert len(view["replies"]) == 1 and view["notes"] == [], view

@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import uuid
 
+from redis import Redis
+
 from worker import pending, redis_health
 from worker.celery_app import app
 from worker.events import TicketEvent
@@ -44,9 +46,25 @@ def accept(event: TicketEvent) -> bool:
     if key and not redis.set(key, "1", nx=True, ex=load_settings().event_ttl):
         log.info("duplicate delivery dropped helpdesk=%s ticket=%s", event.helpdesk, event.ticket_id)
         return False
+    try:
+        enqueue(redis, event)
+    except Exception:
+        if key:
+            try:
+                redis.delete(key)
+            except Exception:  # Redis is the thing that failed; the sender's retry will sort it out
+                log.warning("could not release a failed enqueue ticket=%s", event.ticket_key)
+        raise
+    log.debug("enqueued helpdesk=%s ticket=%s kind=%s", event.helpdesk, event.ticket_id, event.kind)
+    return True
+
+
+def enqueue(redis: Redis, event: TicketEvent) -> str:
+    """Record the event as pending and queue it under a new task id (a new delivery attempt); on a
+    failure nothing stays recorded. Returns the task id."""
     task_id = str(uuid.uuid4())
     try:
-        pending.record(redis, task_id, event.ticket_key, event.received_at)
+        pending.record(redis, task_id, event.ticket_key, event.received_at, event.pointer())
         # retry=False: a frozen broker fails this request at once (503) instead of stalling it.
         # by name: the receivers never import the worker's tasks (and with them the classifier and
         # the policies), which would make each web process's first webhook wait for those imports
@@ -61,10 +79,7 @@ def accept(event: TicketEvent) -> bool:
     except Exception:
         try:
             pending.done(redis, task_id)
-            if key:
-                redis.delete(key)
-        except Exception:  # Redis is the thing that failed; the sender's retry will sort it out
+        except Exception:
             log.warning("could not release a failed enqueue ticket=%s", event.ticket_key)
         raise
-    log.debug("enqueued helpdesk=%s ticket=%s kind=%s", event.helpdesk, event.ticket_id, event.kind)
-    return True
+    return task_id

@@ -28,6 +28,7 @@ class WorkerSettings:
     max_wait_hint: int = 3600  # the longest platform wait hint honoured as given, seconds
     stale_after: int = 1800  # a customer message unanswered this long is handed to a person
     sweep_interval: int = 60  # how often the stale sweep runs (Celery beat), seconds
+    redrive_after: int = 120  # an accepted event the broker holds no message for is queued again
     dead_letter_cap: int = 1000  # dead letters kept at most (oldest dropped first)
     dead_letter_ttl: int = 14 * 24 * 3600  # how long one dead letter is kept
 
@@ -56,6 +57,7 @@ def load_settings(env: Mapping[str, str] = os.environ) -> WorkerSettings:
         max_wait_hint=_int(env, "POLICYDESK_MAX_WAIT_HINT", 3600),
         stale_after=_int(env, "POLICYDESK_STALE_AFTER", 1800),
         sweep_interval=_int(env, "POLICYDESK_SWEEP_INTERVAL", 60),
+        redrive_after=_int(env, "POLICYDESK_REDRIVE_AFTER", 120),
         dead_letter_cap=_int(env, "POLICYDESK_DEAD_LETTER_CAP", 1000),
         dead_letter_ttl=_int(env, "POLICYDESK_DEAD_LETTER_TTL", 14 * 24 * 3600),
     )

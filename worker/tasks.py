@@ -36,7 +36,7 @@ from connectors.errors import BudgetExhausted, OutcomeUnknown, PlatformError, Ra
 from connectors.helpdesk import default_helpdesk
 from connectors.helpdesk.turn_reads import one_turn
 from policies.understanding.claude_classifier import default_classifier
-from worker import deadletters, pending, published_policies
+from worker import deadletters, pending, published_policies, redrive
 from worker.actions import TicketActions
 from worker.celery_app import app, working_time
 from worker.conversation import Conversation, ConversationStore
@@ -225,6 +225,7 @@ def give_up(event: TicketEvent, error: str, pending_id: str | None = None, *, st
             args=[event.pointer(), error, pending_id, stale],
             argsrepr=f"[{event.ticket_key} hand-off]",
             kwargsrepr="{}",
+            headers={redrive.PENDING_HEADER: pending_id} if pending_id else None,
         )
     except Exception as exc:
         try:
@@ -318,9 +319,11 @@ def waited(seconds: int) -> str:
 
 @app.task(name="policydesk.sweep_stale")
 def sweep_stale() -> int:
-    """Hand to a person every ticket whose customer has waited past POLICYDESK_STALE_AFTER."""
+    """Queue again what the broker lost (worker.redrive), then hand to a person every ticket whose
+    customer has waited past POLICYDESK_STALE_AFTER."""
     settings = load_settings()
     client = get_redis()
+    redrive.redrive(client, time.time() - settings.redrive_after)
     handed = 0
     for task_id, ticket_key in pending.stale(client, time.time() - settings.stale_after):
         helpdesk, _, ticket_id = ticket_key.partition(":")
