@@ -383,7 +383,7 @@ sent = deliveries.freshdesk_ticket_created("7", "Where?", "Where is it?", "jane.
 sent = sent.authenticated(env)
 client = create_app().test_client()
 answer = client.post(sent.path, data=sent.body, headers=sent.headers, query_string=sent.query)
-heavy = ("policies", "lingua", "sklearn")
+heavy = ("lingua", "sklearn")  # the language models and the classifier's model
 loaded = sorted(m for m in sys.modules if m == "worker.tasks" or m.startswith(heavy))
 print(json.dumps({"status": answer.status_code, "loaded": loaded}))
 """
@@ -392,9 +392,9 @@ print(json.dumps({"status": answer.status_code, "loaded": loaded}))
 def test_a_web_process_accepts_its_first_webhook_without_loading_the_worker(
     base_env: dict[str, str], redis_url: str
 ) -> None:
-    """The receivers enqueue by task name and never import the worker's tasks, the classifier or the
-    policies: a fresh web process would otherwise make its first webhook wait for those imports (ten
-    seconds and more on a busy machine, past the helpdesks' own patience)."""
+    """The receivers enqueue by task name and never import the worker's tasks, the classifier's model
+    or the language models: a fresh web process would otherwise make its first webhook wait for those
+    imports (ten seconds and more on a busy machine, past the helpdesks' own patience)."""
     spare = redis_url.rsplit("/", 1)[0] + "/5"
     env = {**base_env, "REDIS_URL": spare}
     result = subprocess.run(
