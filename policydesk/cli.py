@@ -39,6 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     backtest = commands.add_parser("backtest", help="what policydesk would have done with past tickets")
     add_backtest_arguments(backtest)
 
+    from policydesk.policies_cli import add_arguments as policies_arguments
+
+    policies = commands.add_parser(
+        "policies", help="active policies and where each came from; init DIR; diff ID [V1 V2]"
+    )
+    policies_arguments(policies)
+
     commands.add_parser("tools", help="list every tool a policy can call, like the @ menu of an editor")
 
     shadow = commands.add_parser("shadow", help="what policies in shadow or draft mode would have done")
@@ -69,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         "backtest": _backtest,
         "test": _test,
         "tools": _tools,
+        "policies": _policies,
         "offers": _offers,
         "policies": _policies,
         "shadow": _shadow,
@@ -141,6 +149,12 @@ def _tools(args: argparse.Namespace) -> int:
     from policies.document.tool_menu import tools_main
 
     return tools_main(sys.stdout)
+
+
+def _policies(args: argparse.Namespace) -> int:
+    from policydesk.policies_cli import policies_main
+
+    return policies_main(args, sys.stdout)
 
 
 def _offers(args: argparse.Namespace) -> int:

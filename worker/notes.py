@@ -46,6 +46,9 @@ def handoff_note(conversation: Conversation, summary: Handoff, policy_id: str | 
     """Three lines an agent can act on without re-reading the thread, then where it came from."""
     type_name = TYPE_NAMES.get(conversation.ticket_type or "", conversation.ticket_type or "unknown")
     stack = policy_id or "none"
+    version = (conversation.policy.get("versions") or {}).get(policy_id or "")
+    if version:
+        stack = f"{stack}, version {version}"
     return "\n".join(
         [
             "policydesk handed this ticket to you",

@@ -57,12 +57,13 @@ from worker.ledger import ActionLedger
 from worker.notes import triage_note
 from worker.offers import record_turn
 from worker.policy_port import TicketPolicyPort, send_outbox
+from worker.policy_versions import PolicyVersions, pinned_library, policy_closure
 from worker.rehearsal import rehearse_turn
 from worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
-EngineStep = Callable[[PolicyPort, PolicyState], PolicyState]
+EngineStep = Callable[[PolicyEngine, PolicyPort, PolicyState], PolicyState]
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,30 @@ class EventProcessor:
         self.classifier = classifier
         self.settings = settings
         self.registry = registry or load_all_tools()
-        self.engine = PolicyEngine(default_library(), self.registry)
+        self.versions = PolicyVersions(client)
+        self._engine: PolicyEngine | None = None
+
+    @property
+    def engine(self) -> PolicyEngine:
+        """The engine over the active library, rebuilt when a policy folder changed."""
+        library = default_library()
+        if self._engine is None or self._engine.library is not library:
+            self._engine = PolicyEngine(library, self.registry)
+        return self._engine
+
+    def engine_for(self, state: PolicyState) -> PolicyEngine:
+        """The engine over the policy versions this conversation started on."""
+        engine = self.engine
+        library = pinned_library(engine.library, state.versions, self.versions)
+        return engine if library is engine.library else PolicyEngine(library, self.registry)
+
+    def _pin_versions(self, conversation: Conversation, policy: str) -> None:
+        """Record the versions of the policy and of every policy it can lead to, and keep their texts."""
+        state = PolicyState.from_dict(conversation.policy)
+        for doc in policy_closure(self.engine.library, policy):
+            self.versions.keep(doc)
+            state.versions[doc.id] = doc.version
+        conversation.policy = state.to_dict()
 
     def process(self, event: TicketEvent) -> Outcome:
         if event.kind == "ignored":
@@ -172,13 +196,14 @@ class EventProcessor:
             default_library().get(policy), conversation.helpdesk, conversation.ticket_id
         )
 
-        def start(port: PolicyPort, state: PolicyState) -> PolicyState:
-            return self.engine.start(state, policy, conversation.context, port)
+        def start(engine: PolicyEngine, port: PolicyPort, state: PolicyState) -> PolicyState:
+            return engine.start(state, policy, conversation.context, port)
 
         mode = policy_mode(default_library().get(policy))
         if mode == "off":
             self._hand_off(conversation, f"policy {policy} is switched off (mode: off)")
             return Outcome("triaged", f"policy {policy} is off")
+        self._pin_versions(conversation, policy)
         if mode != "live":
             conversation.mode = mode
             return self._rehearse(conversation, start, policy)
@@ -311,7 +336,7 @@ class EventProcessor:
                 return self._identity_step(conversation, gate.resume(text))
             return self._run(
                 conversation,
-                lambda port, state: self.engine.resume(state, text, conversation.context, port),
+                lambda engine, port, state: engine.resume(state, text, conversation.context, port),
             )
         if conversation.status == "resolved" and only_thanks(text):
             self.store.save(conversation)  # "thanks!" after the answer: nothing to do, nobody to bother
@@ -331,6 +356,7 @@ class EventProcessor:
         ledger = ActionLedger(self.redis, conversation.key)
         actions = TicketActions(self.desk, ledger, conversation)
         saved = PolicyState.from_dict(conversation.policy)
+        engine = self.engine_for(saved)
         port = TicketPolicyPort(
             conversation,
             actions,
@@ -339,7 +365,7 @@ class EventProcessor:
             datetime.now(UTC).date(),
             starting or saved.policy_id,
         )
-        state = step(port, saved)
+        state = step(engine, port, saved)
         conversation.policy = state.to_dict()
         if state.status == "active":  # the engine stopped without an outcome: never leave a ticket hanging
             conversation.outbox.clear()
@@ -354,7 +380,13 @@ class EventProcessor:
         self.store.save(conversation)
         self._finish_turn(conversation)
         record_turn(self.redis, conversation)  # counts a finished offer's outcome once per ticket
-        log.info("policy turn ticket=%s policy=%s status=%s", conversation.key, state.policy_id, state.status)
+        log.info(
+            "policy turn ticket=%s policy=%s version=%s status=%s",
+            conversation.key,
+            state.policy_id,
+            state.versions.get(state.policy_id or "", "-"),
+            state.status,
+        )
         telemetry.count(
             "policy_outcomes", policy=state.policy_id, mode=conversation.mode, status=state.status
         )
@@ -364,14 +396,15 @@ class EventProcessor:
         """A shadow or draft turn (worker.rehearsal): every write simulated, nothing sent."""
         mode = policy_mode_of(conversation)
         ledger = ActionLedger(self.redis, conversation.key)
+        engine = self.engine_for(PolicyState.from_dict(conversation.policy))
         state = rehearse_turn(
             conversation,
             mode,
-            step,
+            lambda port, state: step(engine, port, state),
             policy,
             registry=self.registry,
             client=self.redis,
-            engine=self.engine.choose(policy) or "none",
+            engine=engine.choose(policy) or "none",
             today=datetime.now(UTC).date(),
             actions=TicketActions(self.desk, ledger, conversation) if mode == "draft" else None,
         )
@@ -388,7 +421,7 @@ class EventProcessor:
             return Outcome("human_has_it", f"the {conversation.mode} rehearsal has ended; people have it")
         return self._rehearse(
             conversation,
-            lambda port, state: self.engine.resume(state, text, conversation.context, port),
+            lambda engine, port, state: engine.resume(state, text, conversation.context, port),
             saved.policy_id,
         )
 

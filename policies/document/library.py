@@ -28,6 +28,8 @@ class PolicyLibrary:
     def __init__(self, documents: Iterable[PolicyDocument] = ()):
         self.documents: list[PolicyDocument] = list(documents)
         self.problems: list[Problem] = []
+        # policies of earlier layers that a later one replaced, by id (policies.document.layers)
+        self.overridden: dict[str, list[PolicyDocument]] = {}
         self._by_id: dict[str, PolicyDocument] = {}
         self._by_key: dict[str, PolicyDocument] = {}
         for doc in self.documents:

@@ -17,7 +17,8 @@ from typing import Any, TextIO
 
 from connectors.config import HELPDESK_CONFIGS
 from connectors.tools import PLATFORM_CONFIGS, Tool, ToolRegistry, normalize
-from policies.document.library import LIBRARY_DIR, PolicyLibrary
+from policies.document.layers import active_library
+from policies.document.library import PolicyLibrary
 from policies.document.loader import LineDict, PolicyDocument, Problem, Step, macro_name
 from policies.document.tool_menu import load_tools
 from policies.language.expressions import (
@@ -371,25 +372,29 @@ def validate_main(
 ) -> int:
     """Lint the library (or the given files/folders); print `file:line: severity: message`; 1 on errors.
 
-    Given files are checked in the company of the built-in library, so their `#references` to it resolve.
+    Without paths: the active library (the built-in policies and the store's folders, policies.layers).
+    Given files are checked in the company of the active library, so their `#references` to it resolve.
     """
     failed: list[str] = []
     if registry is None:
         registry, failed = load_tools()
-    files = _policy_files(paths) if paths else _policy_files([str(LIBRARY_DIR)])
-    checked = PolicyLibrary.load(files)
-    ids = {doc.id for doc in checked}
-    built_in = (
-        []
-        if not paths
-        else [
+    if paths:
+        files = _policy_files(paths)
+        checked = PolicyLibrary.load(files)
+        ids = {doc.id for doc in checked}
+        given = {str(f.resolve()) for f in files}
+        others = [
             doc
-            for doc in PolicyLibrary.load()
-            if doc.id not in ids and str(Path(doc.path).resolve()) not in {str(f.resolve()) for f in files}
+            for doc in active_library(env)
+            if doc.id not in ids and str(Path(doc.path).resolve()) not in given
         ]
-    )
-    library = PolicyLibrary([*checked.documents, *built_in])
-    problems = lint_library(library, registry, env, only=[str(f) for f in files])
+        library = PolicyLibrary([*checked.documents, *others])
+        count = len(files)
+        problems = lint_library(library, registry, env, only=[str(f) for f in files])
+    else:
+        library = active_library(env)
+        count = len(library)
+        problems = lint_library(library, registry, env)
     for module in failed:
         out.write(f"error: could not load tools from {module}\n")
     for problem in problems:
@@ -398,5 +403,5 @@ def validate_main(
         )
     errors = sum(1 for p in problems if p.severity == "error") + len(failed)
     warnings = sum(1 for p in problems if p.severity == "warning")
-    out.write(f"{len(files)} policies checked: {errors} error(s), {warnings} warning(s)\n")
+    out.write(f"{count} policies checked: {errors} error(s), {warnings} warning(s)\n")
     return 1 if errors else 0

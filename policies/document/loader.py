@@ -14,6 +14,7 @@ Body conventions (see policies/library/README.md):
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ __all__ = [
     "Problem",
     "Reference",
     "Step",
+    "content_version",
     "load_yaml_with_lines",
     "macro_name",
     "parse_policy",
@@ -210,6 +212,10 @@ class PolicyDocument:
     flow: list[Step] | None = None
     flow_line: int | None = None
     problems: list[Problem] = field(default_factory=list)
+    source: str = ""  # the file's text as read: what `version` is the hash of
+    version: str = ""  # content hash of `source`; a conversation keeps the version it started on
+    commit: str = ""  # the source control commit of this text, where there is one (policies.document.layers)
+    origin: str = "built-in"  # the layer it came from (policies.document.layers)
 
     @property
     def ok(self) -> bool:
@@ -263,8 +269,13 @@ def read_policy(path: str | Path) -> PolicyDocument:
     return parse_policy(raw.decode("utf-8", errors="replace"), str(path))
 
 
+def content_version(text: str) -> str:
+    """A policy text's version: the first 12 hex digits of its SHA-256."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
 def parse_policy(text: str, path: str = "<policy>") -> PolicyDocument:
-    doc = PolicyDocument(path=path)
+    doc = PolicyDocument(path=path, source=text, version=content_version(text))
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     lines = text.split("\n")
     if not lines or lines[0].strip() != "---":

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-from connectors.tools import PLATFORM_CONFIGS, load_all_tools
+from connectors.tools import PLATFORM_CONFIGS
+from policies.document.layers import active_library
 from policies.document.library import PolicyLibrary
 from policies.document.loader import PolicyDocument
 
@@ -41,27 +42,27 @@ def remove_layer(layer: Layer) -> None:
         _LAYERS.remove(layer)
 
 
-@lru_cache(maxsize=1)
 def built_in_library() -> PolicyLibrary:
-    """The built-in library, loaded once per process (policies are files deployed with the code)."""
-    load_all_tools()
-    return PolicyLibrary.load()
+    """The policy files: the built-in library with the store's folders over it (POLICYDESK_POLICIES,
+    policies.document.layers), read again only when a folder changes."""
+    return active_library()
 
 
 @lru_cache(maxsize=8)
-def _layered(keys: tuple[Hashable, ...], layers: tuple[Layer, ...]) -> PolicyLibrary:
-    docs = {doc.id: doc for doc in built_in_library() if doc.id}
+def _layered(base: PolicyLibrary, keys: tuple[Hashable, ...], layers: tuple[Layer, ...]) -> PolicyLibrary:
+    docs = {doc.id: doc for doc in base if doc.id}
     for layer in layers:
         docs.update({doc.id: doc for doc in layer.documents() if doc.id})
-    return PolicyLibrary(docs.values())
+    return PolicyLibrary(docs.values(), base.replies)
 
 
 def default_library() -> PolicyLibrary:
     """The library tickets run on: the built-in files with every layer on top, later layers winning."""
+    base = built_in_library()
     if not _LAYERS:
-        return built_in_library()
+        return base
     layers = tuple(_LAYERS)
-    return _layered(tuple(layer.key() for layer in layers), layers)
+    return _layered(base, tuple(layer.key() for layer in layers), layers)
 
 
 def platform_ready(platform: str, env: Mapping[str, str]) -> bool:

@@ -93,6 +93,8 @@ class PolicyState:
         as JSON); policies read it as `$said`.
     queue: the other options the customer chose at a `several: true` question ("both orders"): the
         steps after it run again for each, from the slots as they were when it was answered.
+    versions: the version (content hash) of each policy this conversation started on, by id; later
+        turns run those versions even after the policies changed (worker.policy_versions).
     """
 
     stack: list[Frame] = field(default_factory=list)
@@ -105,6 +107,7 @@ class PolicyState:
     agent: dict[str, Any] = field(default_factory=dict)
     understood: dict[str, Any] = field(default_factory=dict)
     queue: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
     status: Status = "active"
     waiting_for: str | None = None
     outcome: str | None = None
@@ -140,6 +143,7 @@ class PolicyState:
             "agent": copy.deepcopy(self.agent),
             "understood": copy.deepcopy(self.understood),
             "queue": copy.deepcopy(self.queue),
+            "versions": dict(self.versions),
             "status": self.status,
             "waiting_for": self.waiting_for,
             "outcome": self.outcome,
@@ -163,6 +167,7 @@ class PolicyState:
             agent=dict(data["agent"]) if isinstance(data.get("agent"), dict) else {},
             understood=dict(data["understood"]) if isinstance(data.get("understood"), dict) else {},
             queue=dict(data["queue"]) if isinstance(data.get("queue"), dict) else {},
+            versions={str(k): str(v) for k, v in (data.get("versions") or {}).items()},
             status=status if status in STATUSES else "active",
             waiting_for=data.get("waiting_for"),
             outcome=data.get("outcome"),
