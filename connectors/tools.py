@@ -36,10 +36,25 @@ class Tool:
     writes: bool
     guards: tuple[str, ...]
     schema: dict[str, Any]
+    # arguments the engine fills from the conversation's context, never the policy: (argument, path)
+    from_context: tuple[tuple[str, str], ...] = ()
+    aliases: tuple[str, ...] = ()  # other names policies may call it by (e.g. seed documents' names)
 
     @property
     def arguments(self) -> list[str]:
         return list(self.schema["properties"])
+
+    @property
+    def policy_schema(self) -> dict[str, Any]:
+        """The arguments a policy or a model writes: the schema without those filled from context."""
+        filled = {name for name, _ in self.from_context}
+        if not filled:
+            return self.schema
+        return {
+            **self.schema,
+            "properties": {k: v for k, v in self.schema["properties"].items() if k not in filled},
+            "required": [k for k in self.schema.get("required", []) if k not in filled],
+        }
 
     def configured(self, env: Mapping[str, str] = os.environ) -> bool:
         lookup = PLATFORM_CONFIGS.get(self.platform)
@@ -71,6 +86,8 @@ class ToolRegistry:
         writes: bool = False,
         guards: tuple[str, ...] = (),
         name: str | None = None,
+        from_context: Mapping[str, str] | None = None,
+        aliases: tuple[str, ...] = (),
     ) -> Tool:
         tool = Tool(
             name=name or func.__name__,
@@ -80,18 +97,25 @@ class ToolRegistry:
             writes=writes,
             guards=tuple(guards),
             schema=arguments_schema(func),
+            from_context=tuple((from_context or {}).items()),
+            aliases=tuple(aliases),
         )
-        key = normalize(tool.name)
-        if key in self._tools and self._tools[key].func is not func:
-            raise ValueError(f"two tools named {tool.name!r}")
-        self._tools[key] = tool
+        return self.add(tool)
+
+    def add(self, tool: Tool) -> Tool:
+        """Register a tool as declared, under its name and its aliases."""
+        for key in (normalize(tool.name), *(normalize(a) for a in tool.aliases)):
+            if key in self._tools and self._tools[key].func is not tool.func:
+                raise ValueError(f"two tools named {tool.name!r}")
+            self._tools[key] = tool
         return tool
 
     def resolve(self, reference: str) -> Tool | None:
         return self._tools.get(normalize(reference.lstrip("@")))
 
     def all(self) -> list[Tool]:
-        return sorted(self._tools.values(), key=lambda t: t.name)
+        unique = {tool.name: tool for tool in self._tools.values()}
+        return sorted(unique.values(), key=lambda t: t.name)
 
     def invoke(self, reference: str, args: Mapping[str, Any]) -> Any:
         """Call a tool with JSON arguments and return a JSON-able result (dataclasses become dicts)."""
@@ -107,11 +131,13 @@ class ToolRegistry:
 REGISTRY = ToolRegistry()
 
 
-def tool(*, platform: str, writes: bool = False, guards: tuple[str, ...] = (), name: str | None = None):
-    """Decorator: register a connector function in the default registry."""
+def tool(*, platform: str, **declared: Any):
+    """Decorator: register a connector function in the default registry, with what `register` takes:
+    writes, guards, name, from_context (arguments the engine fills from the conversation, e.g.
+    `{"helpdesk": "ticket.helpdesk"}`, which a policy neither writes nor can override) and aliases."""
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        REGISTRY.register(func, platform=platform, writes=writes, guards=guards, name=name)
+        REGISTRY.register(func, platform=platform, **declared)
         return func
 
     return decorate

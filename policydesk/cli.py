@@ -42,18 +42,20 @@ def main(argv: list[str] | None = None) -> int:
     from policydesk.policies_cli import add_arguments as policies_arguments
 
     policies = commands.add_parser(
-        "policies", help="active policies and where each came from; init DIR; diff ID [V1 V2]"
+        "policies",
+        help="active policies and where each came from; init DIR; diff ID [V1 V2]; export DIR (studio)",
     )
     policies_arguments(policies)
+
+    explain = commands.add_parser(
+        "explain", help="a policy's flow read back as its numbered steps, with replies"
+    )
+    explain.add_argument("policy", help="policy id, title or #reference")
 
     commands.add_parser("tools", help="list every tool a policy can call, like the @ menu of an editor")
 
     shadow = commands.add_parser("shadow", help="what policies in shadow or draft mode would have done")
     shadow.add_argument("action", choices=["report"])
-
-    policies_cmd = commands.add_parser("policies", help="policies published in the studio")
-    policies_cmd.add_argument("action", choices=["export"])
-    policies_cmd.add_argument("folder", help="where export writes one <id>.md per published policy")
 
     commands.add_parser("offers", help="retention offers: tickets kept and cancelled per policy variant")
 
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         "backtest": _backtest,
         "test": _test,
         "tools": _tools,
-        "policies": _policies,
+        "explain": _explain,
         "offers": _offers,
         "policies": _policies,
         "shadow": _shadow,
@@ -84,13 +86,6 @@ def main(argv: list[str] | None = None) -> int:
         "deadletters": _deadletters,
     }[args.command]
     return handler(args)
-
-
-def _policies(args: argparse.Namespace) -> int:
-    from policydesk.policy_export import export_published
-    from worker.redis_conn import get_redis
-
-    return export_published(get_redis(), Path(args.folder), sys.stdout)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -155,6 +150,19 @@ def _policies(args: argparse.Namespace) -> int:
     from policydesk.policies_cli import policies_main
 
     return policies_main(args, sys.stdout)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from policies.document.explain import explain
+    from policies.document.layers import active_library
+
+    library = active_library()
+    doc = library.find(args.policy)
+    if doc is None:
+        print(f"no active policy {args.policy!r} (see policydesk policies)", file=sys.stderr)
+        return 1
+    sys.stdout.write(explain(doc, library))
+    return 0
 
 
 def _offers(args: argparse.Namespace) -> int:

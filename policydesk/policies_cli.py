@@ -17,9 +17,13 @@ __all__ = ["add_arguments", "policies_main"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "action", nargs="?", default="list", choices=["list", "init", "diff"], help="default: list"
+        "action", nargs="?", default="list", choices=["list", "init", "diff", "export"], help="default: list"
     )
-    parser.add_argument("names", nargs="*", help="init: DIR; diff: ID [V1 V2]")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        help="init: DIR; diff: ID [V1 V2]; export: DIR (one <id>.md per policy published in the studio)",
+    )
 
 
 def policies_main(args: argparse.Namespace, out: TextIO) -> int:
@@ -28,6 +32,14 @@ def policies_main(args: argparse.Namespace, out: TextIO) -> int:
             out.write("usage: policydesk policies init DIR\n")
             return 2
         return init_folder(Path(args.names[0]), out)
+    if args.action == "export":
+        if len(args.names) != 1:
+            out.write("usage: policydesk policies export DIR\n")
+            return 2
+        from policydesk.policy_export import export_published
+        from worker.redis_conn import get_redis
+
+        return export_published(get_redis(), Path(args.names[0]), out)
     if args.action == "diff":
         from policydesk.policy_diff import diff_main
 

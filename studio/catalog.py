@@ -75,7 +75,7 @@ def catalog(store: PublishedStore, env: Mapping[str, str] = os.environ) -> Catal
         docs[policy_id] = (doc, text, "built-in", content_hash(text), None)
     for policy_id, version in published.items():
         docs[policy_id] = (version.document(), version.text, "published here", f"v{version.number}", version)
-    library = PolicyLibrary(entry[0] for entry in docs.values())
+    library = PolicyLibrary((entry[0] for entry in docs.values()), built_in_library().replies)
     tools = registry()
     entries: dict[str, Entry] = {}
     for policy_id, (doc, text, source, label, live) in sorted(docs.items()):

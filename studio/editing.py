@@ -12,6 +12,7 @@ from typing import Any
 from policies.document import PolicyDocument, PolicyLibrary, Problem, parse_policy
 from policies.document.lint import lint_document
 from policies.document.tool_menu import tool_rows
+from policies.engines.router import built_in_library
 from studio.catalog import Catalog, registry
 
 __all__ = ["CONTEXT_PATHS", "completions", "diff_lines", "edited_document", "lint_text"]
@@ -44,7 +45,7 @@ def lint_text(
     """The linter's verdict on the text as typed, in the company of the rest of the library."""
     doc = edited_document(policy_id, text)
     others = [entry.doc for pid, entry in found.entries.items() if pid != policy_id]
-    library = PolicyLibrary([doc, *others])
+    library = PolicyLibrary([doc, *others], built_in_library().replies)  # the shared replies too
     problems = lint_document(doc, library, registry(), env)
     if doc.id and doc.id != policy_id:
         problems.append(Problem(doc.path, doc.field_line("id"), f"the id must stay {policy_id!r}"))

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from policies.document import PolicyDocument, PolicyLibrary
-from policies.engines.router import route
+from policies.engines.router import built_in_library, route
 from policies.understanding.classifier import LocalClassifier
 from policydesk.simulation.session import Simulation, SimulationError
 from studio.catalog import Catalog, registry
@@ -90,7 +90,7 @@ def _library(found: Catalog, draft: PolicyDocument | None) -> PolicyLibrary:
     docs = [entry.doc for entry in found.entries.values()]
     if draft is not None:
         docs = [draft, *(d for d in docs if d.id != draft.id)]
-    return PolicyLibrary(docs)
+    return PolicyLibrary(docs, built_in_library().replies)
 
 
 def _route(trial: Trial, library: PolicyLibrary) -> tuple[str | None, str, str | None]:

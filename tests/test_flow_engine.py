@@ -99,8 +99,9 @@ def shop_registry() -> ToolRegistry:
     """Small real tools under the names the library's WISMO policies call."""
     registry = ToolRegistry()
 
-    def get_salesforce_account_details(email: str) -> dict[str, Any] | None:
-        """The customer's account."""
+    def get_helpdesk_account_details(email: str, helpdesk: str) -> dict[str, Any] | None:
+        """The customer's account on the ticket's helpdesk."""
+        assert helpdesk == "salesforce"  # filled from $ticket.helpdesk, never written by the policy
         return {"id": "003X", "email": email, "name": "Jane Doe"} if email in SHOP else None
 
     def get_aftership_orders(email: str) -> list[dict[str, Any]]:
@@ -115,7 +116,9 @@ def shop_registry() -> ToolRegistry:
             raise PlatformUnavailable("aftership", "timeout")
         return next((o for orders in SHOP.values() for o in orders if o["id"] == order_id), None)
 
-    registry.register(get_salesforce_account_details, platform="salesforce")
+    registry.register(
+        get_helpdesk_account_details, platform="helpdesk", from_context={"helpdesk": "ticket.helpdesk"}
+    )
     registry.register(get_aftership_orders, platform="aftership")
     registry.register(aftership_order_details, platform="aftership")
     return registry
@@ -239,7 +242,7 @@ def test_email_not_found_is_asked_once_more_then_handed_off(engine: FlowEngine, 
     assert state.status == "handed_off"
     # another email than the requester's is never looked up
     assert port.handoffs[0].reason.startswith("could not verify the customer")
-    assert port.tools_called == ["get_salesforce_account_details"]
+    assert port.tools_called == ["get_helpdesk_account_details"]
     assert "typo@" not in port.handoffs[0].checked  # no email addresses in the agent note summary
 
 
@@ -247,7 +250,7 @@ def test_an_email_other_than_the_requesters_is_not_read(engine: FlowEngine, port
     """The requester asks about another address: that account is not read (it would be anyone's)."""
     state = engine.start(PolicyState(), POLICY, context("typo@shop.example"), port)
     state = engine.resume(state, "oops, it is canceled@shop.example", context("typo@shop.example"), port)
-    assert state.status == "handed_off" and port.tools_called == ["get_salesforce_account_details"]
+    assert state.status == "handed_off" and port.tools_called == ["get_helpdesk_account_details"]
     assert not any("was canceled" in reply for reply in port.replies)
 
 
@@ -566,5 +569,5 @@ def test_kustomer_and_freshdesk_shipengine(
     )
     assert state.status == status, (port.replies, port.handoffs)
     assert says in port.replies[-1]
-    assert f"get_{helpdesk}_account_details" in port.tools_called
+    assert "get_helpdesk_account_details" in port.tools_called  # on the ticket's own helpdesk
     assert "$" not in port.replies[-1]

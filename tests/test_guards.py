@@ -739,7 +739,8 @@ def test_a_built_in_helpdesk_tool_runs_on_the_ticket_once_the_customer_is_verifi
     ledger = ActionLedger(redis_client, conversation.key)
     actions = TicketActions(helpdesk_client("kustomer"), ledger, conversation)
     port = TicketPolicyPort(conversation, actions, ledger, registry, date.today(), "guards-test")
-    tools = GuardedTools(port, GuardFacts(), {}, registry, requester_email=email)
+    context = {"ticket": {"helpdesk": "kustomer"}}
+    tools = GuardedTools(port, GuardFacts(), {}, registry, requester_email=email, context=context)
     message = {"message": "Your change is done."}
 
     with pytest.raises(ToolRefused, match="not verified"):

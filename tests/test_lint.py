@@ -45,6 +45,7 @@ Order $orders.0.number is $orders.0.status.
 - id: email
   ask: email
   macro: ask_email
+  logic: 1
 - id: orders
   call: get_aftership_orders
   args: {email: $email}
@@ -65,9 +66,9 @@ LINE = {
     "logic_step": 10,
     "done_macro": 18,
     "email_step": 24,
-    "orders_call": 27,
-    "branch_if": 32,
-    "end_macro": 36,
+    "orders_call": 28,
+    "branch_if": 33,
+    "end_macro": 37,
 }
 
 AWS_ENV = {"AFTERSHIP_API_KEY": "k", "AFTERSHIP_BASE_URL": "https://aftership.example/tracking/2025-01"}
@@ -327,4 +328,6 @@ def test_tools_menu_lists_every_tool(registry: ToolRegistry) -> None:
     rows = {line.split()[0]: line.split() for line in out.getvalue().splitlines()[1:] if line.startswith("@")}
     assert rows["@get_aftership_orders"][1:5] == ["email", "read", "aftership", "yes"]
     assert rows["@get_shipengine_orders"][1:6] == ["email,", "name?", "read", "shipengine", "no"]
-    assert "@get_salesforce_account_details" in rows
+    account = rows["@get_helpdesk_account_details"]
+    assert account[1:5] == ["email,", "helpdesk=$ticket.helpdesk", "read", "helpdesk"]
+    assert "@get_salesforce_account_details" in " ".join(account)  # the seed name, as an alias

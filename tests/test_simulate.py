@@ -142,13 +142,14 @@ def test_the_trace_shows_each_step_and_which_case_of_a_branch_held_on_what_value
     # 5007 is processing: none of the four cases held, so the flow went on to ask for the go-ahead
     assert (by_status["arm"], by_status["condition"], by_status["to"]) == (4, "no case held", "confirm")
     assert by_status["values"]["order.status"] == "processing"
-    check = steps["check_order"].data
-    assert (check["condition"], check["to"]) == ("else", "by_status")
-    assert steps["email"].data["outcome"] == "already known"
+    check = steps["check_order"].data  # in #Find Order, which the policy follows
+    assert (check["condition"], check["to"]) == ("else", "found")
+    assert steps["email"].data["outcome"] == "already known"  # in #Verify Customer
     assert steps["confirm"].data["outcome"] == "asked"
-    assert [e.step for e in trace.of("step")][:2] == [
-        "single-order-cancellation/email/1",
+    assert [e.step for e in trace.of("step")][:3] == [
         "single-order-cancellation/already_verified/1",
+        "single-order-cancellation/verify/1",
+        "verify-customer/email/1",
     ]
     lines = turn_text(trace.events, "single-order-cancellation").splitlines()
     assert (

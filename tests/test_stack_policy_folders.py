@@ -14,7 +14,7 @@ import pytest
 import redis
 from conversations import lifecycle, open_and_wait, reply_and_wait
 
-from policies.document.loader import read_policy
+from policies.document.layers import active_library
 from policydesk.cli import main as policydesk_main
 from policydesk.stack import WebProcess, WorkerProcess
 
@@ -94,7 +94,7 @@ def test_a_hand_off_note_names_the_policy_version(folder_stack, folder_customers
     web = folder_stack["web"]
     ticket, view = ask(web, folder_customers, "in-transit.late@shipengine.example", "Where is my order?")
     assert lifecycle(view) == "pd-handed-off"
-    version = read_policy(folder / WISMO).version
+    version = active_library({"POLICYDESK_POLICIES": str(folder)}).get("wismo-kustomer-shipengine").version
     assert any(f"version {version}" in note for note in view["notes"]), view["notes"]
 
 

@@ -52,15 +52,16 @@ def lint(client: FlaskClient, text: str, policy_id: str = POLICY) -> dict:
 def test_the_policy_page_marks_tools_policies_and_values_and_explains_the_flow(client: FlaskClient) -> None:
     page = client.get("/studio/policy/shipment-not-received").get_data(as_text=True)
     assert '<a class="ref tool write" href="#tool-file_carrier_claim"' in page
-    assert '<a class="ref tool read" href="#tool-get_bigcommerce_orders"' in page
+    assert '<a class="ref tool read" href="#tool-get_tracking_info"' in page
     assert '<a class="ref policy" href="/studio/policy/reshipment-policy">#Reshipment Policy</a>' in page
     assert '<mark class="ref value" title="context value $order">$order.status</mark>' in page
     # the tool panel: arguments and read/write
     tool_panel = page.split('id="tool-file_carrier_claim"')[1].split("</div>")[0]
     assert "writes" in tool_panel and "platform helpdesk" in tool_panel
-    # the flow as numbered sentences
-    assert "Call @get_kustomer_account_details(email: $email) and keep the result as $account." in page
-    assert "Ask the customer for email (email) with the macro “ask_email”" in page
+    # the flow as numbered sentences (the verification is the #Verify Customer building block's)
+    block = client.get("/studio/policy/verify-customer").get_data(as_text=True)
+    assert "Call @get_helpdesk_account_details(email: $email) and keep the result as $account." in block
+    assert "Ask the customer for email (email) with the macro “ask_email”" in block
 
 
 def test_live_lint_finds_an_unknown_tool_at_its_line_and_the_diff_shows_the_change(

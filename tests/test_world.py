@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,8 @@ from connectors.bigcommerce import (
     get_bigcommerce_account_details,
     get_bigcommerce_orders,
 )
-from connectors.helpdesk.tools import (
-    get_freshdesk_account_details,
-    get_kustomer_account_details,
-    get_salesforce_account_details,
-)
+from connectors.helpdesk import HELPDESKS
+from connectors.helpdesk.tools import get_helpdesk_account_details
 from connectors.shipengine import get_shipengine_orders
 from connectors.shopify import get_shopify_orders
 from connectors.smartrr import get_smartrr_account_details
@@ -59,15 +57,13 @@ def numbers(orders) -> set[str]:
 def test_a_customer_is_the_same_person_on_every_helpdesk_the_store_and_the_subscription_app(env, email):
     person = WORLD.customer(email)
     assert person is not None
-    for lookup in (
-        get_kustomer_account_details,
-        get_freshdesk_account_details,
-        get_salesforce_account_details,
-        get_bigcommerce_account_details,
+    for where, lookup in (
+        *((desk, partial(get_helpdesk_account_details, helpdesk=desk)) for desk in HELPDESKS),
+        ("bigcommerce", get_bigcommerce_account_details),
     ):
         account = lookup(email)
-        assert account is not None, lookup.__name__
-        assert (account.email or "").casefold() == email and account.name == person.name, lookup.__name__
+        assert account is not None, where
+        assert (account.email or "").casefold() == email and account.name == person.name, where
     smartrr = get_smartrr_account_details(email)
     assert smartrr is not None
     assert {s.id for s in smartrr["subscriptions"]} == {

@@ -37,7 +37,6 @@ from worker.notes import handoff_note
 from worker.verdicts import record_verdicts
 
 REFERENCE_ARG = "reference"
-BUILTIN_PLATFORM = builtin_tools.PLATFORM
 IDEMPOTENT_BUILTINS = frozenset({"file_carrier_claim"})  # one claim record and note per order and ticket
 
 
@@ -107,7 +106,7 @@ class TicketPolicyPort:
         )
 
     def _performer(self, tool: Tool, args: dict[str, Any]) -> Callable[[], Any]:
-        if tool.platform == BUILTIN_PLATFORM:
+        if builtin_tools.is_builtin(tool.name):
             return lambda: builtin_tools.run(
                 tool.name, self.actions.desk, self.conversation, args, redis_client=self.ledger.redis
             )

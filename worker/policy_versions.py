@@ -17,7 +17,7 @@ from typing import Any
 import redis
 
 from policies.document.library import PolicyLibrary
-from policies.document.loader import PolicyDocument, parse_policy
+from policies.document.loader import Macro, PolicyDocument, inherit_replies, parse_policy
 
 __all__ = ["PolicyVersions", "pinned_library", "policy_closure"]
 
@@ -42,7 +42,13 @@ class PolicyVersions:
 
     def keep(self, doc: PolicyDocument) -> None:
         """Store this version's text (once) and note when it was first used."""
-        record = {"source": doc.source, "commit": doc.commit, "origin": doc.origin, "path": doc.path}
+        record = {
+            "source": doc.source,
+            "shared": {name: macro.text for name, macro in doc.inherited.items()},
+            "commit": doc.commit,
+            "origin": doc.origin,
+            "path": doc.path,
+        }
         pipe = self.redis.pipeline()
         pipe.set(_text_key(doc.id, doc.version), json.dumps(record), ex=VERSION_TTL)
         pipe.zadd(_history_key(doc.id), {doc.version: time.time()}, nx=True)
@@ -61,7 +67,9 @@ class PolicyVersions:
         doc = parse_policy(str(record.get("source") or ""), f"{record.get('path') or policy_id}@{version}")
         doc.commit = str(record.get("commit") or "")
         doc.origin = str(record.get("origin") or "")
-        return doc if doc.id == policy_id else None
+        shared = record.get("shared") or {}
+        inherit_replies(doc, {str(n): Macro(str(n), str(t), 0) for n, t in shared.items()})
+        return doc if doc.id == policy_id and doc.version == version else None
 
     def history(self, policy_id: str) -> list[tuple[str, float]]:
         """Every kept version of a policy with when it was first used, oldest first."""

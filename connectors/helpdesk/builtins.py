@@ -8,13 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.config import PlatformConfig
 from connectors.errors import NotConfigured
-from connectors.tools import register_platform, tool
-
-PLATFORM = "helpdesk"
-# the ticket's own helpdesk: always there
-register_platform(PLATFORM, lambda env: PlatformConfig(PLATFORM, "", {}))
+from connectors.helpdesk.tools import PLATFORM
+from connectors.tools import tool
 
 
 @tool(platform=PLATFORM, writes=True, guards=("verified_customer", "owns_order"))

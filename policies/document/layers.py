@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from policies.document.library import LIBRARY_DIR, SKIP_FILES, PolicyLibrary
-from policies.document.loader import PolicyDocument, Problem, read_policy
+from policies.document.library import LIBRARY_DIR, SKIP_FILES, PolicyLibrary, read_replies
+from policies.document.loader import Macro, PolicyDocument, Problem, read_policy
 
 __all__ = [
     "BUILT_IN",
@@ -51,6 +51,8 @@ class PolicyLayer(Protocol):
     documents(): the layer's policies, parsed (policies.document.parse_policy turns stored text into
         one). Each document's `origin` should be the layer's name and `commit` the source control
         revision of its text where there is one.
+    replies() (optional): shared replies the layer adds or replaces, by name
+        (policies.document.parse_replies reads them from text).
     """
 
     @property
@@ -93,6 +95,9 @@ class FolderLayer:
                 doc.commit = f"{commit}+changes" if path.name in changed else commit
             docs.append(doc)
         return docs
+
+    def replies(self) -> dict[str, Macro]:
+        return read_replies(self.folder)[0]
 
 
 def git_output(folder: Path, *args: str) -> str | None:
@@ -154,7 +159,9 @@ def resolve_layers(layers: Iterable[PolicyLayer]) -> PolicyLibrary:
     overridden: dict[str, list[PolicyDocument]] = {}
     problems: list[Problem] = []
     unnamed: list[PolicyDocument] = []
+    replies: dict[str, Macro] = {}
     for layer in layers:
+        replies.update(getattr(layer, "replies", dict)())
         own = PolicyLibrary(layer.documents())  # two policies with one id in one layer is a mistake
         problems.extend(own.problems)
         kept = [doc for doc in own.documents if not doc.id or own.get(doc.id) is doc]
@@ -167,7 +174,7 @@ def resolve_layers(layers: Iterable[PolicyLayer]) -> PolicyLibrary:
                 order.remove(doc.id)
             winners[doc.id] = doc
             order.insert(0, doc.id)
-    library = PolicyLibrary([*(winners[i] for i in order), *unnamed])
+    library = PolicyLibrary([*(winners[i] for i in order), *unnamed], replies)
     library.problems.extend(problems)
     library.overridden = overridden
     return library

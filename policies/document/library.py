@@ -10,12 +10,28 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from policies.document.loader import PolicyDocument, Problem, read_policy
+from policies.document.loader import (
+    Macro,
+    PolicyDocument,
+    Problem,
+    inherit_replies,
+    parse_replies,
+    read_policy,
+)
 
-__all__ = ["LIBRARY_DIR", "PolicyLibrary", "policy_key"]
+__all__ = ["LIBRARY_DIR", "REPLIES_FILE", "PolicyLibrary", "policy_key", "read_replies"]
 
 LIBRARY_DIR = Path(__file__).parents[1] / "library"
-SKIP_FILES = {"readme.md"}
+REPLIES_FILE = "replies.md"  # the replies every policy shares (a policy's own macro of a name wins)
+SKIP_FILES = {"readme.md", REPLIES_FILE}
+
+
+def read_replies(folder: Path) -> tuple[dict[str, Macro], list[Problem]]:
+    """A folder's shared replies; none when it has no replies.md."""
+    path = folder / REPLIES_FILE
+    if not path.is_file():
+        return {}, []
+    return parse_replies(path.read_text(encoding="utf-8", errors="replace"), str(path))
 
 
 def policy_key(reference: str) -> str:
@@ -25,8 +41,13 @@ def policy_key(reference: str) -> str:
 
 
 class PolicyLibrary:
-    def __init__(self, documents: Iterable[PolicyDocument] = ()):
+    def __init__(self, documents: Iterable[PolicyDocument] = (), replies: dict[str, Macro] | None = None):
+        """replies: the shared replies, given to every policy that does not define one of that name."""
         self.documents: list[PolicyDocument] = list(documents)
+        self.replies: dict[str, Macro] = dict(replies or {})
+        if replies is not None:
+            for doc in self.documents:
+                inherit_replies(doc, self.replies)
         self.problems: list[Problem] = []
         # policies of earlier layers that a later one replaced, by id (policies.document.layers)
         self.overridden: dict[str, list[PolicyDocument]] = {}
@@ -50,14 +71,22 @@ class PolicyLibrary:
 
     @classmethod
     def load(cls, paths: Iterable[str | Path] | None = None) -> PolicyLibrary:
-        """Policies from files and folders (every *.md but README.md); by default the built-in library."""
+        """Policies from files and folders (every *.md but README.md and replies.md), with the shared
+        replies of those folders (a later folder's reply wins); by default the built-in library."""
         files: list[Path] = []
+        replies: dict[str, Macro] = {}
+        problems: list[Problem] = []
         for path in [Path(p) for p in (paths if paths is not None else [LIBRARY_DIR])]:
             if path.is_dir():
                 files.extend(sorted(p for p in path.glob("*.md") if p.name.lower() not in SKIP_FILES))
+                found, bad = read_replies(path)
+                replies.update(found)
+                problems.extend(bad)
             else:
                 files.append(path)
-        return cls(read_policy(path) for path in files)
+        library = cls((read_policy(path) for path in files), replies)
+        library.problems.extend(problems)
+        return library
 
     def __iter__(self):
         return iter(self.documents)

@@ -17,9 +17,10 @@ from typing import Any, TextIO
 
 from connectors.config import HELPDESK_CONFIGS
 from connectors.tools import PLATFORM_CONFIGS, Tool, ToolRegistry, normalize
+from policies.document.anchors import LEFT_TO, LogicStep, flow_anchors, logic_numbers, logic_steps
 from policies.document.layers import active_library
 from policies.document.library import PolicyLibrary
-from policies.document.loader import LineDict, PolicyDocument, Problem, Step, macro_name
+from policies.document.loader import LineDict, PolicyDocument, Problem, Step, macro_name, scan_references
 from policies.document.tool_menu import load_tools
 from policies.language.expressions import (
     CONTEXT_ROOTS,
@@ -68,8 +69,11 @@ class _Checker:
         self.problems.append(Problem(self.doc.path, line, message, "warning"))
 
     def _defined_names(self) -> set[str]:
-        names = set(CONTEXT_ROOTS)
+        names = set(CONTEXT_ROOTS) | set(self.doc.inputs)
         for step in self.doc.flow or ():
+            if step.action == "policy" and isinstance(step.value, str):
+                called = self.library.resolve_mention(step.value.strip())
+                names.update(called.results if called is not None else ())
             if step.action == "ask" and isinstance(step.value, str):
                 names.add(step.value)
             if step.action == "call" and isinstance(step.data.get("save_as"), str):
@@ -151,6 +155,7 @@ class _Checker:
         for name in self.defined - set(CONTEXT_ROOTS):
             if not _IDENTIFIER.fullmatch(name):
                 self.error(self.doc.flow_line or 1, f"{name!r} is not a valid name (letters, digits, _)")
+        self.check_anchors()
         if self.doc.id:  # without a readable header there is no deployment to talk about
             self.check_deployment()
         return self.problems
@@ -234,7 +239,7 @@ class _Checker:
         if not self.check_args(step, tool, args, step.line_of("args")):
             return
         if tool is not None:
-            for name in tool.schema.get("required", []):
+            for name in tool.policy_schema.get("required", []):
                 if name not in args:
                     self.error(line, f"step {step.id!r}: @{tool.name} needs argument {name!r}")
             if "confirmed" in tool.guards and normalize(tool.name) not in self.confirmed_tools:
@@ -286,6 +291,19 @@ class _Checker:
             self.error(step.line_of("policy"), f'step {step.id!r}: policy needs a "#Policy Name" (in quotes)')
             return
         self.check_policy(step.value.strip(), step.line_of("policy"), needs_flow=True)
+        target = self.library.resolve_mention(step.value.strip())
+        arguments = step.data.get("with")
+        if arguments is None or target is None:
+            return
+        if not isinstance(arguments, dict):
+            self.error(step.line_of("with"), f"step {step.id!r}: with must be 'name: value' pairs")
+            return
+        for name, value in arguments.items():
+            line = arguments.line_of(name) if isinstance(arguments, LineDict) else step.line_of("with")
+            if name not in target.inputs:
+                known = ", ".join(target.inputs) or "none"
+                self.error(line, f"step {step.id!r}: #{target.title} has no input {name!r} (inputs: {known})")
+            self.check_template(value, line)
 
     def step_end(self, step: Step) -> None:
         if step.value not in ("resolved", True, None):
@@ -294,6 +312,118 @@ class _Checker:
             self.check_macro(step.data["macro"], step.line_of("macro"), f"end step {step.id!r}")
 
     # -- deployment warnings ---------------------------------------------------------------------
+
+    # -- the numbered steps and the flow as one (policies.document.anchors) -------------------------
+
+    def check_anchors(self) -> None:
+        """Both ways: every numbered step is implemented by the flow (or left to a person or to Claude),
+        every tool and policy the flow uses is named in the prose, every tool the prose names is called."""
+        steps = logic_steps(self.doc)
+        if not self.doc.flow or not steps:
+            return
+        numbers = {step.number for step in steps}
+        anchors = flow_anchors(self.doc)
+        for step in self.doc.flow:
+            logic = step.data.get("logic")
+            if logic is not None and (not logic_numbers(step) or set(logic_numbers(step)) - numbers):
+                self.error(step.line_of("logic"), f"step {step.id!r}: there is no numbered step {logic!r}")
+        if self.doc.flow[0].data.get("logic") is None:
+            self.warn(
+                self.doc.flow[0].line,
+                f"step {self.doc.flow[0].id!r}: say which numbered step it implements (logic: N)",
+            )
+        implemented = {number for numbers_of in anchors.values() for number in numbers_of}
+        for logic in steps:
+            if logic.left_to is None and logic.number not in implemented:
+                self.error(
+                    logic.line,
+                    f"numbered step {logic.number} is not implemented by the flow: tag the flow steps that "
+                    f"do it with 'logic: {logic.number}', or add '(left to a person)' to the step",
+                )
+        self.check_tools_both_ways(steps)
+        self.check_policies_in_prose()
+
+    def check_tools_both_ways(self, steps: list[LogicStep]) -> None:
+        flow_tools: dict[str, Step] = {}
+        for step in self.doc.flow or ():
+            names = [step.value] if step.action == "call" else []
+            spec = step.data.get("confirms")
+            if isinstance(spec, Mapping):
+                names.append(spec.get("tool"))
+            for name in names:
+                tool = self.registry.resolve(str(name or ""))
+                if tool is not None:
+                    flow_tools.setdefault(tool.name, step)
+        prose: dict[str, int] = {}
+        for ref in self.doc.references:
+            tool = self.registry.resolve(ref.name) if ref.kind == "tool" else None
+            if tool is not None:
+                prose.setdefault(tool.name, ref.line)
+        # a misspelt tool is reported where it is written; the halves are compared once both resolve
+        unknown_in_flow = any(
+            step.action == "call" and self.registry.resolve(str(step.value or "")) is None
+            for step in self.doc.flow or ()
+        )
+        unknown_in_prose = any(
+            ref.kind == "tool" and self.registry.resolve(ref.name) is None for ref in self.doc.references
+        )
+        if unknown_in_flow or unknown_in_prose:
+            return
+        for name, step in flow_tools.items():
+            if name not in prose:
+                self.error(
+                    step.line, f"step {step.id!r}: the flow calls @{name}, which the prose does not name"
+                )
+        by_person = {
+            tool.name
+            for logic in steps
+            for number, text in logic.lines
+            if LEFT_TO.search(text) or logic.left_to
+            for ref in scan_references(text, number)
+            if ref.kind == "tool" and (tool := self.registry.resolve(ref.name)) is not None
+        }
+        followed = self.tools_of_followed_policies()
+        for name, line in prose.items():
+            if name not in flow_tools and name not in by_person and name not in followed:
+                self.error(
+                    line,
+                    f"@{name} is named in the prose but the flow never calls it (mark the line "
+                    "'(left to a person)' when a colleague does it)",
+                )
+
+    def tools_of_followed_policies(self) -> set[str]:
+        """Tools the policies this flow follows call (their own prose names them too), transitively."""
+        seen: set[str] = {self.doc.id}
+        pending = [self.doc]
+        tools: set[str] = set()
+        while pending:
+            doc = pending.pop()
+            for step in doc.flow or ():
+                tool = self.registry.resolve(str(step.value or "")) if step.action == "call" else None
+                if tool is not None and doc is not self.doc:
+                    tools.add(tool.name)
+                if step.action == "policy" and isinstance(step.value, str):
+                    target = self.library.resolve_mention(step.value.strip())
+                    if target is not None and target.id not in seen:
+                        seen.add(target.id)
+                        pending.append(target)
+        return tools
+
+    def check_policies_in_prose(self) -> None:
+        named = {
+            target.id
+            for ref in self.doc.references
+            if ref.kind == "policy" and (target := self.library.resolve_mention(ref.name)) is not None
+        }
+        for step in self.doc.flow or ():
+            if step.action != "policy" or not isinstance(step.value, str):
+                continue
+            target = self.library.resolve_mention(step.value.strip())
+            if target is not None and target.id not in named:
+                self.error(
+                    step.line,
+                    f"step {step.id!r}: the flow follows #{target.title}, which the prose does not name",
+                )
 
     def check_deployment(self) -> None:
         doc = self.doc
@@ -388,7 +518,7 @@ def validate_main(
             for doc in active_library(env)
             if doc.id not in ids and str(Path(doc.path).resolve()) not in given
         ]
-        library = PolicyLibrary([*checked.documents, *others])
+        library = PolicyLibrary([*checked.documents, *others], active_library(env).replies)
         count = len(files)
         problems = lint_library(library, registry, env, only=[str(f) for f in files])
     else:

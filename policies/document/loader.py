@@ -37,6 +37,8 @@ __all__ = [
     "Reference",
     "Step",
     "content_version",
+    "inherit_replies",
+    "parse_replies",
     "load_yaml_with_lines",
     "macro_name",
     "parse_policy",
@@ -57,6 +59,8 @@ FRONT_MATTER_FIELDS = (
     "description",
     "variants",
     "serves",
+    "inputs",
+    "results",
 )
 # What a policy does for the customer, by ticket type, when its front matter does not say (`serves`):
 # the understanding layer's request intents (policies.understanding.INTENTS).
@@ -87,10 +91,10 @@ STEP_ACTIONS: dict[str, tuple[str, ...]] = {
     "reply": (),
     "handoff": ("macro",),
     "goto": (),
-    "policy": (),
+    "policy": ("with",),
     "end": ("macro",),
 }
-COMMON_STEP_KEYS = ("id", "next", "note")
+COMMON_STEP_KEYS = ("id", "next", "note", "logic")  # logic: the numbered Logic step it implements
 MAX_POLICY_BYTES = 256_000
 
 Severity = Literal["error", "warning"]
@@ -203,6 +207,9 @@ class PolicyDocument:
     variants: list[str] = field(default_factory=list)
     serves: list[str] = field(default_factory=list)
     description: str = ""
+    # a building block's arguments and what it leaves for its caller, name -> what it means
+    inputs: dict[str, str] = field(default_factory=dict)
+    results: dict[str, str] = field(default_factory=dict)
     meta_lines: dict[str, int] = field(default_factory=dict)
     body: str = ""
     body_line: int = 1
@@ -216,10 +223,16 @@ class PolicyDocument:
     version: str = ""  # content hash of `source`; a conversation keeps the version it started on
     commit: str = ""  # the source control commit of this text, where there is one (policies.document.layers)
     origin: str = "built-in"  # the layer it came from (policies.document.layers)
+    inherited: dict[str, Macro] = field(default_factory=dict)  # shared replies it uses (not its own)
 
     @property
     def ok(self) -> bool:
         return not any(p.severity == "error" for p in self.problems)
+
+    @property
+    def building_block(self) -> bool:
+        """A part other policies call with `policy:` (#Verify Customer): no ticket type, inputs or results."""
+        return not self.handles and bool(self.inputs or self.results)
 
     def step(self, step_id: str | None) -> Step | None:
         for step in self.flow or ():
@@ -267,6 +280,24 @@ def read_policy(path: str | Path) -> PolicyDocument:
         doc.error(1, f"file larger than {MAX_POLICY_BYTES} bytes")
         return doc
     return parse_policy(raw.decode("utf-8", errors="replace"), str(path))
+
+
+def parse_replies(text: str, path: str = "replies.md") -> tuple[dict[str, Macro], list[Problem]]:
+    """The shared replies file: a `## Macros` section of `### name` replies, like a policy's."""
+    doc = PolicyDocument(path=path)
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff").split("\n")
+    _parse_body(doc, lines, 1)
+    return doc.macros, doc.problems
+
+
+def inherit_replies(doc: PolicyDocument, replies: dict[str, Macro]) -> None:
+    """Give the policy every shared reply it does not define itself; its version covers them too,
+    because what the customer is told changes when one of them does."""
+    own = {name: macro for name, macro in doc.macros.items() if name not in doc.inherited}
+    doc.inherited = {name: macro for name, macro in replies.items() if name not in own}
+    doc.macros = {**doc.inherited, **own}
+    shared = "".join(f"\n### {name}\n{m.text}" for name, m in sorted(doc.inherited.items()))
+    doc.version = content_version(doc.source + shared)
 
 
 def content_version(text: str) -> str:
@@ -355,12 +386,31 @@ def _parse_front_matter(doc: PolicyDocument, text: str) -> None:
     doc.variants = list(variants)
     for problem in problems:
         doc.error(line("variants"), problem)
+    doc.inputs = _named_texts(doc, meta, "inputs")
+    doc.results = _named_texts(doc, meta, "results")
     serves = _string_list(doc, meta, "serves")
     for intent in serves:
         if intent not in INTENTS:
             doc.error(line("serves"), f"unknown request {intent!r} (known: {', '.join(INTENTS)})")
     implied = [i for t in doc.handles for i in SERVES_BY_TYPE.get(t, ())]
     doc.serves = list(dict.fromkeys([*serves, *implied]))
+
+
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def _named_texts(doc: PolicyDocument, meta: dict[str, Any], key: str) -> dict[str, str]:
+    """`inputs:` / `results:` as `name: what it means` pairs (a plain list of names is accepted too)."""
+    value = meta.get(key)
+    if value is None:
+        return {}
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        value = {v: "" for v in value}
+    names_ok = isinstance(value, dict) and all(isinstance(k, str) and _NAME.fullmatch(k) for k in value)
+    if not names_ok:
+        doc.error(doc.meta_lines.get(key, 1), f"'{key}' must be 'name: what it means' pairs")
+        return {}
+    return {k: str(v or "").strip() for k, v in value.items()}
 
 
 def _error_mark(exc: yaml.YAMLError) -> Any:

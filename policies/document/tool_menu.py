@@ -28,8 +28,11 @@ def load_tools() -> tuple[ToolRegistry, list[str]]:
 
 
 def _signature(tool: Tool) -> str:
+    """The arguments a policy writes (`name?` when optional), then those filled from context."""
     required = set(tool.schema.get("required", []))
-    return ", ".join(name if name in required else f"{name}?" for name in tool.arguments)
+    written = [name if name in required else f"{name}?" for name in tool.policy_schema["properties"]]
+    filled = [f"{name}=${path}" for name, path in tool.from_context]
+    return ", ".join([*written, *filled])
 
 
 def tool_rows(registry: ToolRegistry, env: Mapping[str, str] = os.environ) -> list[dict[str, Any]]:
@@ -40,7 +43,8 @@ def tool_rows(registry: ToolRegistry, env: Mapping[str, str] = os.environ) -> li
             "access": "write" if tool.writes else "read",
             "platform": tool.platform,
             "configured": "yes" if tool.configured(env) else "no",
-            "description": tool.description,
+            "description": tool.description
+            + (f" Also called {', '.join('@' + a for a in tool.aliases)}." if tool.aliases else ""),
         }
         for tool in registry.all()
     ]

@@ -276,6 +276,7 @@ class _Turn:
             doc.guards,
             self.engine.registry,
             requester_email=self.context.customer.get("email"),
+            context=self.context.as_namespace(self.today),
         )
 
     def tools_of(self, doc: PolicyDocument) -> list[Any]:
@@ -555,6 +556,9 @@ class _Turn:
             return self.refused(use_id, f"#{mention[:60]} is not a policy this one refers to", SWITCH_TOOL)
         if not target.ok or target.id == self.policy:
             return _result(use_id, f"cannot switch to #{target.id}", error=True)
+        if target.building_block:
+            why = f"#{target.title} is a step of this policy: do it with this policy's tools"
+            return _result(use_id, why, error=True)
         if len(self.state.stack) >= MAX_POLICY_DEPTH:
             return _result(use_id, "cannot switch: too many policies in a row; call hand_off", error=True)
         self.state.stack.append(Frame(target.id, None))

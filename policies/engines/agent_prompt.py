@@ -206,7 +206,7 @@ def tool_spec(tool: Tool) -> dict[str, Any]:
     model has no say in them, and the port replaces whatever it would pass."""
     what = "Changes data: only after the customer agreed (see confirms)." if tool.writes else "Read only."
     description = f"{tool.description} {what}".strip()
-    schema = dict(tool.schema)
+    schema = dict(tool.policy_schema)
     hidden = [name for name in PORT_DERIVED_ARGS if name in schema.get("properties", {})]
     if hidden:
         schema["properties"] = {k: v for k, v in schema["properties"].items() if k not in hidden}

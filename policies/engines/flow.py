@@ -283,8 +283,16 @@ class _Run:
         self.frame().step = step_id
 
     def macro(self, name: Any, **extra: Any) -> str:
-        doc = self.doc()
-        macro = doc.macros.get(macro_name(str(name)))
+        """A reply by name: the running policy's own, else the nearest calling policy's own (so a
+        building block speaks in its caller's words), else the shared one (policies/library/replies.md)."""
+        key = macro_name(str(name))
+        docs = [self.engine.library.get(frame.policy) for frame in reversed(self.state.stack)]
+        own = (
+            doc.macros[key]
+            for doc in docs
+            if doc is not None and key in doc.macros and key not in doc.inherited
+        )
+        macro = next(own, None) or self.doc().macros.get(key)
         if macro is None:
             raise FlowError(f"macro {name!r} is not defined")
         return render_template(macro.text, self.namespace(**extra)).strip()
@@ -413,7 +421,8 @@ class _Run:
         self.state.saved = copy.deepcopy(snapshot.get("saved") or {})
         self.state.asks = dict(snapshot.get("asks") or {})
         self.state.slots[str(queue.get("slot"))] = option
-        self.state.stack = [Frame(doc.id, step.id)]
+        callers = [Frame(str(f.get("policy")), f.get("step")) for f in queue.get("callers") or []]
+        self.state.stack = [*callers, Frame(doc.id, step.id)]  # a building block's caller resumes after it
         self.note(f"next, as the customer asked: {option_label(option)}")
         self.advance(step)
         return True
@@ -424,6 +433,7 @@ class _Run:
             "policy": self.frame().policy,
             "step": step.id,
             "slot": str(step.value),
+            "callers": [frame.to_dict() for frame in self.state.stack[:-1]],
             "rest": copy.deepcopy(rest),
             "snapshot": copy.deepcopy(
                 {"slots": self.state.slots, "saved": self.state.saved, "asks": self.state.asks}
@@ -446,8 +456,7 @@ class _Run:
             key = self.visit(f"_handoff_{where}")
         if macro_text:
             self.port.reply(key, macro_text)
-        policy = self.engine.library.get(self.frame().policy) if self.state.stack else None
-        wants = (policy.description or policy.title) if policy else "help with their ticket"
+        wants = self.wants()
         subject = str(self.base["ticket"].get("subject") or "").strip()
         if subject:
             wants = f'{wants} (ticket: "{subject[:80]}")'
@@ -456,6 +465,16 @@ class _Run:
         self.state.status = "handed_off"
         self.state.outcome = reason[:300]
         self.state.waiting_for = None
+
+    def wants(self) -> str:
+        """What the customer wants, for the hand-off note: the innermost policy on the stack that says
+        (a building block such as #Verify Customer has no description, so its caller's is used)."""
+        docs = [self.engine.library.get(frame.policy) for frame in reversed(self.state.stack)]
+        described = next((doc for doc in docs if doc is not None and doc.description), None)
+        fallback = next((doc for doc in docs if doc is not None), None)
+        if described is not None:
+            return described.description
+        return fallback.title if fallback is not None else "help with their ticket"
 
     # -- steps -----------------------------------------------------------------------------------
 
@@ -511,8 +530,14 @@ class _Run:
             raise FlowError(f"policy {step.value!r} cannot run (missing or without a flow)")
         if len(self.state.stack) >= MAX_POLICY_DEPTH:
             raise FlowError("policies call each other too deeply")
+        arguments = step.data.get("with") or {}
+        if not isinstance(arguments, Mapping):
+            raise FlowError(f"step {step.id!r}: with must be 'name: value' pairs")
+        for name, raw in arguments.items():  # a building block's arguments, readable as $name
+            self.state.slots[str(name)] = self.value(raw)
         self.advance(step)  # where to come back to
-        self.note(f"switched to #{target.title}")
+        if target.description:  # a building block (no description of its own) is not worth a line
+            self.note(f"switched to #{target.title}")
         self.state.stack.append(Frame(target.id, target.flow[0].id))
 
     def do_call(self, step: Step) -> None:
@@ -553,6 +578,7 @@ class _Run:
             self.doc().guards,
             self.engine.registry,
             requester_email=self.base["customer"].get("email"),
+            context=self.base,
         )
 
     def arguments(self, raw_args: Any, step_id: str) -> dict[str, Any]:

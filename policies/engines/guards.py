@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from connectors.tools import Tool, ToolRegistry
+from policies.language.expressions import lookup
 from policies.understanding.verdict import Confirmation
 
 __all__ = [
@@ -414,8 +415,10 @@ class GuardedTools:
         policy_guards: Mapping[str, Any] | None,
         registry: ToolRegistry,
         requester_email: str | None = None,
+        context: Mapping[str, Any] | None = None,
     ):
         self.port = port
+        self.context: Mapping[str, Any] = context or {}
         self.facts = facts
         self.policy_guards: Mapping[str, Any] = policy_guards or {}
         self.registry = registry
@@ -431,7 +434,7 @@ class GuardedTools:
         found = self.registry.resolve(tool)
         if found is None:
             raise KeyError(f"unknown tool {tool!r}")
-        args = dict(args)
+        args = self.filled(found, args)
         if not found.writes and self.check_read(found, args):
             return None  # withheld: the engine sees "nothing found", and nothing was read
         if found.writes:
@@ -449,6 +452,14 @@ class GuardedTools:
             return None  # another customer's records: withheld, answered as "nothing found"
         self.observe(found, args, result)
         return result
+
+    def filled(self, tool: Tool, args: Mapping[str, Any]) -> dict[str, Any]:
+        """The call's arguments with those the tool takes from the conversation's context
+        (Tool.from_context) set from it, whatever the policy or a model passed."""
+        args = dict(args)
+        for name, path in tool.from_context:
+            args[name] = lookup(self.context, path)
+        return args
 
     def check_read(self, tool: Tool, args: Mapping[str, Any]) -> str | None:
         """An account-specific read (by email, or by an order or subscription) needs a proven email, and
@@ -508,7 +519,7 @@ class GuardedTools:
             raise KeyError(f"unknown tool {tool!r}")
         if not verdict.authorises(found.name):
             return None
-        form = canonical(found.name, args)
+        form = canonical(found.name, self.filled(found, args))
         self.facts.confirm(form)
         return form
 

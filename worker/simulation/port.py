@@ -54,7 +54,7 @@ def read_tools(registry: ToolRegistry, *, helpdesk: bool = True) -> ToolRegistry
     for found in registry.all():
         if found.writes or (not helpdesk and found.platform in HELPDESKS):
             continue
-        reads.register(found.func, platform=found.platform, guards=found.guards, name=found.name)
+        reads.add(found)
     return reads
 
 
@@ -80,9 +80,7 @@ class SimulationPort:
         self.policy_id = policy_id
         self._reads = read_tools(registry, helpdesk=False)
         self._writes = write_tools(registry)
-        self._stand_ins: dict[str, Reader] = {
-            normalize(f"get_{desk}_account_details"): self._requester for desk in HELPDESKS
-        }
+        self._stand_ins: dict[str, Reader] = {normalize("get_helpdesk_account_details"): self._requester}
         self._seen: dict[str, dict[str, Any]] = {}
 
     # -- tools ------------------------------------------------------------------------------------
