@@ -9,21 +9,25 @@ from typing import Any
 
 from celery import signals
 
+from policies.document import layers
 from policies.engines.router import default_library
 from policies.understanding.claude_classifier import default_classifier
 from policies.understanding.language import _detector, detect_language
 from worker.tasks import warm_before_forking
 from worker.warmup import warm_up
 
-CACHES = {"classifier": default_classifier, "policy library": default_library, "language detector": _detector}
+CACHES = {"classifier": default_classifier, "language detector": _detector}
 
 
 def first_turn_in_a_child(results: Any) -> None:
     before = {name: cache.cache_info().misses for name, cache in CACHES.items()}
+    warmed_libraries = list(layers._cache.values())  # held, so a rebuilt library cannot reuse an address
     label = default_classifier().classify("Where is my order? It has not arrived.").label
     language = detect_language("Where is my order? It has not arrived yet, can you check?")
-    policies = len(default_library().documents)
+    library = default_library()
+    policies = len(library.documents)
     built = {name: cache.cache_info().misses - before[name] for name, cache in CACHES.items()}
+    built["policy library"] = 0 if any(library is warmed for warmed in warmed_libraries) else 1
     results.put({"built": built, "label": label, "language": language, "policies": policies})
 
 
