@@ -86,7 +86,7 @@ def test_a_policy_is_edited_published_tried_and_its_ticket_read_in_a_browser(
         """() => { const a = document.getElementById('editor');
                   const i = a.value.indexOf('\\n## Macros') - 1; a.focus(); a.setSelectionRange(i, i); }"""
     )
-    page.keyboard.type("\n6. Not sure which parcel? Check @nosuch_tool")
+    page.keyboard.type(" Not sure which parcel? Check @nosuch_tool")  # a sentence more in the last step
     error = page.locator("#lint .lint.error", has_text="unknown tool @nosuch_tool")
     error.wait_for()
     shots(page, "lint-error")
@@ -100,8 +100,8 @@ def test_a_policy_is_edited_published_tried_and_its_ticket_read_in_a_browser(
     option.wait_for()
     shots(page, "completions")
     option.click()
-    assert "Check @get_shipengine_orders(email, name)" in editor.input_value()
-    page.locator("#diff .add", has_text="@get_shipengine_orders(email, name)").wait_for()
+    assert "Check @get_shipengine_orders(" in editor.input_value()
+    page.locator("#diff .add", has_text="@get_shipengine_orders(").wait_for()
     page.locator("#lint-status", has_text="clean").wait_for()
 
     page.fill("#publish-message", "Say which tool finds a parcel")
