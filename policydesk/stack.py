@@ -75,6 +75,10 @@ class WebProcess:
             ),
             "--timeout",
             "30",
+            "--config",
+            "python:webhooks.gunicorn_settings",
+            "--access-logfile",
+            "-",
             app_target,
         ]
         self._env = process_env(env)
