@@ -1,6 +1,8 @@
-"""The library as the studio shows it: built-in policies with the published layer on top.
+"""The library as the studio shows it: the built-in policies and the store's folders, with the published
+layer on top.
 
-Each row says where the policy comes from (built-in file, or version n published here), its mode,
+Each row says where the policy comes from (built-in file, a folder of POLICYDESK_POLICIES, or version n
+published here), its mode,
 lint status, what it serves and whether its platforms are configured: what a CX manager needs to know
 before trusting a policy with tickets.
 """
@@ -33,8 +35,8 @@ def registry() -> ToolRegistry:
 class Entry:
     doc: PolicyDocument
     text: str
-    source: str  # "built-in" or "published here"
-    version: str  # "v3" for a published one, the content hash of a built-in file
+    source: str  # "built-in", a policy folder's path, or "published here"
+    version: str  # "v3" for a published one, the content hash of a file
     published: Version | None
     mode: str
     problems: list[Problem] = field(default_factory=list)
@@ -67,12 +69,12 @@ def _file_text(doc: PolicyDocument) -> str:
 
 
 def catalog(store: PublishedStore, env: Mapping[str, str] = os.environ) -> Catalog:
-    built_in = {doc.id: doc for doc in built_in_library() if doc.id}
+    files = {doc.id: doc for doc in built_in_library() if doc.id}
     published = {v.policy_id: v for v in store.live_versions()}
     docs: dict[str, tuple[PolicyDocument, str, str, str, Version | None]] = {}
-    for policy_id, doc in built_in.items():
+    for policy_id, doc in files.items():
         text = _file_text(doc)
-        docs[policy_id] = (doc, text, "built-in", content_hash(text), None)
+        docs[policy_id] = (doc, text, doc.origin, content_hash(text), None)
     for policy_id, version in published.items():
         docs[policy_id] = (version.document(), version.text, "published here", f"v{version.number}", version)
     library = PolicyLibrary((entry[0] for entry in docs.values()), built_in_library().replies)

@@ -92,7 +92,8 @@ def _version(client: redis.Redis, conversation: Conversation, policy: str | None
     pinned = pins.get(policy) if policy else None
     if pinned:
         return f"v{pinned!s}, published in the studio"
-    return "the built-in file"
+    started_on = (conversation.policy.get("versions") or {}).get(policy) if policy else None
+    return f"version {started_on} of its file" if started_on else "the file as it is now"
 
 
 HELPDESK_WRITES = frozenset({"set_tags", "add_note", "reply", "send_email", "assign_to_group", "set_status"})

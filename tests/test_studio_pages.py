@@ -128,7 +128,11 @@ def test_a_ticket_timeline_shows_classification_policy_calls_verdicts_and_the_ha
         status="handed_off",
         ticket_type="wismo",
         confidence=0.93,
-        policy={"stack": [{"policy": "wismo-kustomer-shipengine"}], "status": "handed_off"},
+        policy={
+            "stack": [{"policy": "wismo-kustomer-shipengine"}],
+            "status": "handed_off",
+            "versions": {"wismo-kustomer-shipengine": "3f2a9c1d0b7e"},
+        },
         handoff_reason="the parcel is late",
     )
     seed_ticket(redis_client, "T-9000", status="resolved", ticket_type="skip_shipment", confidence=0.88)
@@ -143,7 +147,7 @@ def test_a_ticket_timeline_shows_classification_policy_calls_verdicts_and_the_ha
     assert "T-4411" in listing and "T-9000" not in listing
     page = client.get("/studio/tickets/kustomer/T-4411").get_data(as_text=True)
     assert "wismo" in page and "confidence 0.93" in page
-    assert "wismo-kustomer-shipengine" in page and "the built-in file" in page
+    assert "wismo-kustomer-shipengine" in page and "version 3f2a9c1d0b7e of its file" in page
     assert "<code>@get_shipengine_orders</code>" in page and "10452" in page
     assert "owns_order ✓" in page
     assert "Handed off because</b> the parcel is late" in page

@@ -64,6 +64,20 @@ def test_the_policy_page_marks_tools_policies_and_values_and_explains_the_flow(c
     assert "Ask the customer for email (email) with the macro “ask_email”" in block
 
 
+def test_the_library_page_says_a_store_folder_policy_comes_from_that_folder(
+    client: FlaskClient, tmp_path: Path
+) -> None:
+    folder = tmp_path / "store-policies"
+    folder.mkdir()
+    (folder / f"{POLICY}.md").write_text(built_in_text().replace("has shipped!", "is on its way!"))
+    with env(POLICYDESK_POLICIES=str(folder)):
+        page = client.get("/studio/library").get_data(as_text=True)
+    row = page.split(f"/studio/policy/{POLICY}")[1].split("</tr>")[0]
+    assert f"<td>{folder}</td>" in row
+    other = page.split("/studio/policy/shipment-not-received")[1].split("</tr>")[0]
+    assert "<td>built-in</td>" in other
+
+
 def test_live_lint_finds_an_unknown_tool_at_its_line_and_the_diff_shows_the_change(
     client: FlaskClient,
 ) -> None:
