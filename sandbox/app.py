@@ -259,22 +259,23 @@ def _register_control_api(app: Flask, modules: dict[str, ModuleType]) -> None:
                 sandbox_state().section(platform), ticket_id, spec["text"]
             ), 201
 
+    def platform_hook(platform: str, hook: str, missing: str) -> Any:
+        """A control only some emulators have: 404 on the others, run under the state lock."""
+        module = modules.get(platform)
+        if module is None or not hasattr(module, hook):
+            abort(404, f"{platform!r} has no {missing}")
+        spec = request.get_json(force=True) or {}
+        with sandbox_state().lock:
+            return getattr(module, hook)(sandbox_state().section(platform), spec)
+
     @app.post("/_sandbox/<platform>/backfill")
     def backfill(platform: str):
-        module = modules.get(platform)
-        if module is None or not hasattr(module, "backfill"):
-            abort(404, f"{platform!r} has no backfill")
-        with sandbox_state().lock:
-            return module.backfill(sandbox_state().section(platform), request.get_json(force=True) or {})
+        return platform_hook(platform, "backfill", "backfill")
 
     @app.post("/_sandbox/<platform>/usage")
     def set_usage(platform: str):
         """The account's API usage so far, for a platform that reports a daily allocation (Salesforce)."""
-        module = modules.get(platform)
-        if module is None or not hasattr(module, "set_usage"):
-            abort(404, f"{platform!r} has no usage to set")
-        with sandbox_state().lock:
-            return module.set_usage(sandbox_state().section(platform), request.get_json(force=True) or {})
+        return platform_hook(platform, "set_usage", "usage to set")
 
     @app.get("/_sandbox/<platform>/tickets/<ticket_id>")
     def view_ticket(platform: str, ticket_id: str):
